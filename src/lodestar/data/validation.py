@@ -1,0 +1,484 @@
+"""Row-level validation of incoming batches against the canonical schema, vectorised with Arrow.
+
+A batch arrives with text columns (CSV, JSON Lines) or typed columns (Parquet, generators). Each
+column is coerced to its canonical type; every value that cannot be coerced, or that breaks a rule
+(required, enum, range, pattern, time zone), becomes a :class:`Violation` naming the row, the
+column, the value and the rule. Checks that need the whole file (duplicate keys, references) run
+later in the analytical engine over the staged data; they report through the same
+:class:`ValidationReport`.
+
+>>> import pyarrow as pa
+>>> from lodestar.data.schema import ENTITIES
+>>> report = ValidationReport(source="x.csv", kind="products")
+>>> batch = pa.table({"product_id": ["P1"], "name": ["n"], "category": ["bogus"]})
+>>> _ = coerce_batch(batch, ENTITIES["products"], first_row=1, report=report)
+>>> report.counts["enum"]
+1
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lodestar.data.pii import mask
+from lodestar.data.schema import Entity, Field, FieldType, Pii
+
+#: How many violations are kept in full; beyond it only counts grow.
+MAX_DETAILED = 50
+DEFAULT_NULL_VALUES = ("", "NA", "N/A", "NULL", "null", "None", "nan", "NaN")
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "是", "真")
+FALSE_WORDS = ("false", "f", "no", "n", "0", "否", "假")
+
+# Input shapes accepted for text values. Calendar validity (month 13, Feb 30) is checked by the
+# cast itself; the patterns keep obviously foreign text away from it.
+_INT_RE = r"^[+-]?\d+(\.0*)?$"
+_FLOAT_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+_TS_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
+_TS_OFFSET_RE = r"(Z|[+-]\d{2}:?\d{2})$"
+
+RULE_HINTS: dict[str, str] = {
+    "missing_column": "add the column, or map a source column to it in a mapping file",
+    "unknown_column": "map it to a canonical field, or list it under 'ignore' in a mapping file",
+    "required": "give every row a value for this field",
+    "type": "write the value in the field's type (see docs/data-model.md)",
+    "timestamp": "use ISO 8601, e.g. 2026-05-01T09:30:00+08:00 (no offset = workspace time zone)",
+    "date": "use ISO 8601 dates, e.g. 2026-05-01",
+    "enum": "use one of the allowed codes, or translate source values with 'values' in a mapping",
+    "range": "check units and sign; the allowed range is in docs/data-model.md",
+    "pattern": "identifiers are letters, digits and _ . : - (at most 64 characters)",
+    "time_zone": "use an IANA time-zone name such as Asia/Shanghai",
+    "json": "write a JSON object, e.g. {\"k\": \"v\"}",
+    "one_of": "each row needs at least one of the listed fields",
+    "scale": "the score must lie on the survey's scale: nps 0-10, csat 1-5, ces 1-7",
+    "date_order": "an end date cannot be before its start date",
+    "duplicate_key": "each key may appear once per file; remove or merge the repeats",
+    "reference": "load the referenced rows first (e.g. customers before transactions)",
+    "malformed_row": "the row has the wrong number of fields: check quoting and delimiters",
+    "unreadable": "the file is damaged, truncated or not in the stated format/encoding (UTF-8)",
+    "empty_file": "the file has no data rows",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule. ``row`` counts data rows from 1 (for CSV, line = row + 1)."""
+
+    rule: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+
+    def render(self, source: str, *, line_offset: int | None = None) -> str:
+        where = source
+        if self.row is not None:
+            where += f", row {self.row}" if line_offset is None else (
+                f", line {self.row + line_offset}"
+            )
+        if self.column:
+            where += f", column '{self.column}'"
+        shown = " (empty):" if self.value is None and self.column else (
+            "" if self.value is None else f" value {self.value!r}:"
+        )
+        return f"{where}:{shown} {self.message} [{self.rule}]"
+
+
+@dataclass
+class ValidationReport:
+    """Every problem found in one file: the first ``MAX_DETAILED`` in full, all counted by rule."""
+
+    source: str
+    kind: str
+    #: Rows are shown as file lines when set (CSV: row + 1 for the header; JSON Lines: + 0).
+    line_offset: int | None = None
+    rows_read: int = 0
+    detailed: list[Violation] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    counts_by_column: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not self.counts
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, violation: Violation, count: int = 1) -> None:
+        self.counts[violation.rule] += count
+        self.counts_by_column[(violation.rule, violation.column or "")] += count
+        if len(self.detailed) < MAX_DETAILED:
+            self.detailed.append(violation)
+
+    def summary_line(self) -> str:
+        if self.ok:
+            return f"{self.source}: {self.rows_read} rows of {self.kind}, no problems"
+        return (
+            f"{self.source}: {self.total} problem(s) in {self.rows_read} rows of {self.kind}; "
+            "nothing was written"
+        )
+
+    def render(self) -> str:
+        lines = [self.summary_line()]
+        if self.ok:
+            return lines[0]
+        shown = sorted(self.detailed, key=lambda v: (v.row is not None, v.row or 0))
+        lines.append(f"first {len(shown)} problem(s):")
+        lines += ["  " + v.render(self.source, line_offset=self.line_offset) for v in shown]
+        lines.append("problems by rule:")
+        for (rule, column), n in sorted(self.counts_by_column.items(), key=lambda kv: -kv[1]):
+            col = f" in '{column}'" if column else ""
+            lines.append(f"  {rule}{col}: {n}  ({RULE_HINTS.get(rule, '')})")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "rows_read": self.rows_read,
+            "total": self.total,
+            "counts": dict(self.counts),
+            "problems": [
+                {
+                    "rule": v.rule,
+                    "row": v.row,
+                    "line": None if v.row is None or self.line_offset is None
+                    else v.row + self.line_offset,
+                    "column": v.column,
+                    "value": v.value,
+                    "message": v.message,
+                }
+                for v in self.detailed
+            ],
+        }
+
+
+@cache
+def _time_zones() -> pa.Array:
+    return pa.array(sorted(zoneinfo.available_timezones()))
+
+
+def _shown(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Column:
+    """Coerces one column and records what fails. Works on one batch at a time."""
+
+    def __init__(
+        self, fld: Field, report: ValidationReport, rows: np.ndarray, default_tz: str
+    ) -> None:
+        self.field = fld
+        self.report = report
+        self.rows = rows
+        self.default_tz = default_tz
+
+    def flag(self, mask: pa.Array, values: pa.Array, rule: str, message: str) -> None:
+        """Record a violation for every row where ``mask`` is true."""
+        mask = pc.fill_null(mask, False)
+        n = pc.sum(mask).as_py() or 0
+        if not n:
+            return
+        idx = pc.indices_nonzero(mask)
+        budget = max(0, MAX_DETAILED - len(self.report.detailed))
+        for i in idx.slice(0, budget).to_pylist():
+            value = values[i].as_py()
+            if self.field.pii is not Pii.NONE and value is not None:
+                # Reports get shared; personal data in them is masked.
+                value = mask(str(value), self.field.pii)
+            self.report.add(
+                Violation(
+                    rule, message, int(self.rows[i]), self.field.name, _shown(value)
+                )
+            )
+        if n > budget:
+            # Count the rest without materialising them.
+            self.report.counts[rule] += n - budget
+            self.report.counts_by_column[(rule, self.field.name)] += n - budget
+
+    # -- coercion -----------------------------------------------------------------------------
+    def coerce(self, raw: pa.Array) -> pa.Array:
+        target = self.field.arrow_type
+        if pa.types.is_dictionary(raw.type):
+            raw = raw.cast(raw.type.value_type)
+        if raw.type == target:
+            return self._check_json(raw) if self.field.type is FieldType.JSON else raw
+        if pa.types.is_null(raw.type):
+            return pa.nulls(len(raw), target)
+        if pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type):
+            return self._from_text(raw.cast(pa.string()))
+        return self._from_typed(raw)
+
+    def _from_typed(self, raw: pa.Array) -> pa.Array:
+        ftype = self.field.type
+        target = self.field.arrow_type
+        if ftype is FieldType.TIMESTAMP and pa.types.is_timestamp(raw.type):
+            if raw.type.tz is None:
+                raw = pc.assume_timezone(
+                    raw, timezone=self.default_tz, ambiguous="earliest", nonexistent="earliest"
+                )
+            return raw.cast(target)
+        if ftype is FieldType.DATE and (pa.types.is_timestamp(raw.type) or pa.types.is_date(raw.type)):
+            return raw.cast(target)
+        if ftype is FieldType.INTEGER and pa.types.is_floating(raw.type):
+            frac = pc.not_equal(raw, pc.floor(raw))
+            self.flag(frac, raw, "type", "expected a whole number")
+            return pc.if_else(pc.fill_null(frac, False), None, raw).cast(target)
+        if ftype is FieldType.STRING and (
+            pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type)
+        ):
+            return raw.cast(pa.string())
+        if ftype is FieldType.JSON and (
+            pa.types.is_struct(raw.type) or pa.types.is_map(raw.type)
+        ):
+            return pa.array([None if v is None else json.dumps(v) for v in raw.to_pylist()])
+        try:
+            return raw.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return self._from_text(raw.cast(pa.string()))
+
+    def _from_text(self, text: pa.Array) -> pa.Array:
+        ftype = self.field.type
+        if ftype in (FieldType.STRING, FieldType.JSON):
+            return self._check_json(text) if ftype is FieldType.JSON else text
+        stripped = pc.utf8_trim_whitespace(text)
+        if ftype is FieldType.INTEGER:
+            ok = pc.match_substring_regex(stripped, _INT_RE)
+            self.flag(pc.invert(ok), text, "type", "expected a whole number")
+            cleaned = pc.replace_substring_regex(stripped, r"\.0*$", "")
+            return self._cast_where(cleaned, ok, pa.int64(), "type", "number out of range")
+        if ftype is FieldType.FLOAT:
+            ok = pc.match_substring_regex(stripped, _FLOAT_RE)
+            self.flag(pc.invert(ok), text, "type", "expected a number")
+            return self._cast_where(stripped, ok, pa.float64(), "type", "expected a number")
+        if ftype is FieldType.BOOLEAN:
+            lower = pc.utf8_lower(stripped)
+            is_true = pc.is_in(lower, pa.array(TRUE_WORDS))
+            is_false = pc.is_in(lower, pa.array(FALSE_WORDS))
+            ok = pc.or_(is_true, is_false)
+            self.flag(pc.invert(ok), text, "type", "expected true/false (or 1/0, yes/no)")
+            return pc.if_else(ok, is_true, pa.scalar(None, pa.bool_()))
+        if ftype is FieldType.DATE:
+            compact = pc.replace_substring_regex(stripped, r"^(\d{4})[/.]?(\d{2})[/.]?(\d{2})$",
+                                                 r"\1-\2-\3")
+            ok = pc.match_substring_regex(compact, _DATE_RE)
+            self.flag(pc.invert(ok), text, "date", "not a date (expected YYYY-MM-DD)")
+            as_ts = self._cast_where(compact, ok, pa.timestamp("s"), "date", "not a real date")
+            return as_ts.cast(pa.date32())
+        if ftype is FieldType.TIMESTAMP:
+            return self._timestamps(stripped, text)
+        raise AssertionError(f"unhandled field type {ftype}")
+
+    def _timestamps(self, stripped: pa.Array, text: pa.Array) -> pa.Array:
+        ok = pc.match_substring_regex(stripped, _TS_RE)
+        self.flag(pc.invert(ok), text, "timestamp",
+                  "not a timestamp (expected ISO 8601, e.g. 2026-05-01T09:30:00+08:00)")
+        with_offset = pc.and_(ok, pc.match_substring_regex(stripped, _TS_OFFSET_RE))
+        naive = pc.and_(ok, pc.invert(with_offset))
+        # "2026-05-01T09:30:00 +08:00" -> drop the space Arrow does not accept before offsets.
+        norm = pc.replace_substring_regex(stripped, r"\s+(Z|[+-]\d{2}:?\d{2})$", r"\1")
+        # A bare date is midnight.
+        norm = pc.replace_substring_regex(norm, r"^(\d{4}-\d{2}-\d{2})$", r"\1T00:00:00")
+        utc = pa.timestamp("us", tz="UTC")
+        aware = self._cast_where(norm, with_offset, utc, "timestamp", "not a real time")
+        local = self._cast_where(norm, naive, pa.timestamp("us"), "timestamp", "not a real time")
+        local_utc = pc.assume_timezone(
+            local, timezone=self.default_tz, ambiguous="earliest", nonexistent="earliest"
+        ).cast(utc)
+        return pc.if_else(pc.fill_null(with_offset, False), aware, local_utc)
+
+    def _cast_where(
+        self, text: pa.Array, ok: pa.Array, target: pa.DataType, rule: str, message: str
+    ) -> pa.Array:
+        """Cast the rows where ``ok``; rows that still fail are flagged and become null."""
+        ok = pc.fill_null(ok, False)
+        candidate = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+        try:
+            return candidate.cast(target)
+        except (pa.ArrowInvalid, OverflowError):
+            pass
+        # Rare: a value of the right shape that is not real (2026-02-30, 99:99). Find them one
+        # by one, only in this batch of this column.
+        good: list[object] = []
+        bad = []
+        for i, value in enumerate(candidate.to_pylist()):
+            if value is None:
+                good.append(None)
+                continue
+            try:
+                good.append(pa.scalar(value).cast(target).as_py())
+            except (pa.ArrowInvalid, OverflowError):
+                good.append(None)
+                bad.append(i)
+        mask = pa.array([False] * len(candidate))
+        if bad:
+            flags = [False] * len(candidate)
+            for i in bad:
+                flags[i] = True
+            mask = pa.array(flags)
+        self.flag(mask, text, rule, message)
+        return pa.array(good, type=target)
+
+    def _check_json(self, text: pa.Array) -> pa.Array:
+        flags = []
+        for value in text.to_pylist():
+            if value is None:
+                flags.append(False)
+                continue
+            try:
+                flags.append(not isinstance(json.loads(value), dict))
+            except ValueError:
+                flags.append(True)
+        mask = pa.array(flags, type=pa.bool_())
+        self.flag(mask, text, "json", "not a JSON object")
+        return pc.if_else(mask, pa.scalar(None, pa.string()), text)
+
+    # -- rules on coerced values --------------------------------------------------------------
+    def check(self, raw: pa.Array, values: pa.Array) -> None:
+        fld = self.field
+        if fld.required:
+            # Only values that were absent: ones that failed coercion are already reported.
+            self.flag(pc.is_null(raw), raw, "required", "a value is required")
+        if fld.enum:
+            bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, pa.array(fld.enum))))
+            self.flag(bad, values, "enum", "not an allowed value; allowed: " + ", ".join(fld.enum))
+        if fld.minimum is not None:
+            self.flag(pc.less(values, fld.minimum), values, "range", f"below the minimum {fld.minimum:g}")
+        if fld.maximum is not None:
+            self.flag(pc.greater(values, fld.maximum), values, "range", f"above the maximum {fld.maximum:g}")
+        if fld.pattern:
+            bad = pc.invert(pc.match_substring_regex(values, f"^(?:{fld.pattern})$"))
+            self.flag(bad, values, "pattern", f"does not match the pattern {fld.pattern}")
+        if fld.time_zone:
+            bad = pc.invert(pc.is_in(values, _time_zones()))
+            self.flag(pc.and_(pc.is_valid(values), bad), values, "time_zone",
+                      "not an IANA time-zone name")
+
+
+def _nullify(raw: pa.Array, null_values: tuple[str, ...]) -> pa.Array:
+    """Treat the configured null markers (and blanks) in text columns as missing."""
+    if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
+        return raw
+    trimmed = pc.utf8_trim_whitespace(raw)
+    is_null = pc.is_in(trimmed, pa.array(list(null_values), type=raw.type))
+    return pc.if_else(is_null, pa.scalar(None, raw.type), raw)
+
+
+def coerce_batch(
+    batch: pa.Table | pa.RecordBatch,
+    entity: Entity,
+    *,
+    first_row: int | None = None,
+    rows: np.ndarray | None = None,
+    report: ValidationReport,
+    default_tz: str = "Asia/Shanghai",
+    null_values: tuple[str, ...] = DEFAULT_NULL_VALUES,
+) -> pa.Table:
+    """Coerce ``batch`` to ``entity``'s canonical schema and record every broken rule.
+
+    ``rows`` holds each row's number in the source (default: ``first_row`` onwards).
+    ``batch`` must already carry canonical column names (mapping applied). Missing optional
+    columns become nulls; missing required columns and unknown columns are reported once per
+    file by :func:`check_columns`. Rows with problems stay in the result (with nulls where values
+    failed): the caller writes nothing when the report is not ``ok``.
+    """
+    n = batch.num_rows
+    if rows is None:
+        rows = np.arange(first_row or 1, (first_row or 1) + n, dtype=np.int64)
+    columns: list[pa.Array] = []
+    raw_by_name = {name: batch.column(name) for name in batch.column_names}
+    for fld in entity.fields:
+        if fld.name not in raw_by_name:
+            columns.append(pa.nulls(n, fld.arrow_type))
+            continue
+        raw = raw_by_name[fld.name]
+        if isinstance(raw, pa.ChunkedArray):
+            raw = raw.combine_chunks()
+        raw = _nullify(raw, null_values)
+        col = _Column(fld, report, rows, default_tz)
+        values = col.coerce(raw)
+        col.check(raw, values)
+        columns.append(values)
+    table = pa.Table.from_arrays(columns, schema=_nullable(entity.arrow_schema))
+    _check_rows(table, entity, rows, report)
+    return table
+
+
+def _nullable(schema: pa.Schema) -> pa.Schema:
+    # Staged data may hold nulls in required fields of rejected rows; the final tables enforce
+    # NOT NULL themselves.
+    return pa.schema([f.with_nullable(True) for f in schema])
+
+
+def _check_rows(table: pa.Table, entity: Entity, rows: np.ndarray, report: ValidationReport) -> None:
+    """Rules that span several fields of one row."""
+    if entity.one_of:
+        present = [pc.is_valid(table.column(name)) for name in entity.one_of]
+        any_present = present[0]
+        for p in present[1:]:
+            any_present = pc.or_(any_present, p)
+        missing = pc.indices_nonzero(pc.invert(any_present)).to_pylist()
+        for i in missing:
+            report.add(
+                Violation("one_of", f"needs at least one of: {', '.join(entity.one_of)}",
+                          int(rows[i]), None, None)
+            )
+    if entity.name == "surveys":
+        from lodestar.data.schema import SURVEY_SCALES
+
+        kind = table.column("survey_type")
+        score = table.column("score")
+        bad = pa.array([False] * table.num_rows)
+        for name, (lo, hi) in SURVEY_SCALES.items():
+            out = pc.and_(pc.equal(kind, name), pc.or_(pc.less(score, lo), pc.greater(score, hi)))
+            bad = pc.or_(bad, pc.fill_null(out, False))
+        for i in pc.indices_nonzero(bad).to_pylist():
+            report.add(Violation("scale", f"score {score[i].as_py()} is outside the "
+                                 f"{kind[i].as_py()} scale", int(rows[i]), "score",
+                                 _shown(score[i].as_py())))
+    for start, end in _DATE_PAIRS.get(entity.name, ()):
+        s, e = table.column(start), table.column(end)
+        if s.type != e.type:
+            continue
+        bad = pc.fill_null(pc.less(e, s), False)
+        for i in pc.indices_nonzero(bad).to_pylist():
+            report.add(Violation("date_order", f"{end} is before {start}", int(rows[i]), end,
+                                 _shown(e[i].as_py())))
+
+
+_DATE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    "customers": (("join_date", "closed_date"), ("birth_date", "join_date")),
+    "holdings": (("open_date", "close_date"),),
+    "past_campaigns": (("start_date", "end_date"),),
+    "consents": (("ts", "withdrawn_at"),),
+    "complaints": (("ts", "resolved_at"),),
+}
+
+
+def check_columns(
+    columns: list[str], entity: Entity, report: ValidationReport, ignored: set[str]
+) -> None:
+    """Report missing required columns and unknown columns, once per file."""
+    known = set(entity.field_names)
+    for name in entity.required_fields:
+        if name not in columns:
+            report.add(Violation("missing_column", f"required column '{name}' is missing",
+                                 None, name, None))
+    for name in columns:
+        if name not in known and name not in ignored:
+            report.add(Violation("unknown_column",
+                                 f"column '{name}' is not a field of {entity.name}", None, name,
+                                 None))
+

@@ -1,0 +1,185 @@
+"""The operational store: SQLAlchemy 2 over SQLite (embedded default) or PostgreSQL.
+
+Schema changes go through Alembic migrations shipped in ``lodestar/storage/migrations``; opening a
+store upgrades it to the newest revision. Writes happen inside ``store.begin()`` so a caller can
+put an ingestion's rows, its run record and its audit entry in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from lodestar.errors import StorageError
+from lodestar.storage.operational_tables import audit_log, ingestion_runs, metadata
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+#: Rows per INSERT statement batch; keeps parameter lists under SQLite's limits.
+WRITE_CHUNK = 5_000
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _redact(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+class OperationalStore:
+    """Operational state of one workspace."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = sa.create_engine(url, echo=echo, future=True)
+        except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
+            raise StorageError(
+                f"cannot use database URL {_redact(url)}: {exc}",
+                hint="e.g. sqlite:///path/ops.sqlite or postgresql+psycopg://user@host/db "
+                "(PostgreSQL needs: pip install 'lodestar[postgres]')",
+            ) from exc
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa.exc.OperationalError as exc:
+            raise StorageError(
+                f"cannot reach the operational store at {_redact(self.url)}: {exc.orig}"
+            ) from exc
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            try:
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            except sa.exc.DatabaseError:
+                return None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def count(self, table: str) -> int:
+        t = metadata.tables[table]
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+
+    def upsert(self, conn: Connection, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Insert rows, replacing those whose primary key exists. Returns rows written."""
+        t = metadata.tables[table]
+        key = [c.name for c in t.primary_key.columns]
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            insert: Any = pg_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            insert = sqlite_insert
+        written = 0
+        for chunk in _chunks(rows, WRITE_CHUNK):
+            stmt = insert(t)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=key,
+                set_={c.name: stmt.excluded[c.name] for c in t.columns if c.name not in key},
+            )
+            conn.execute(stmt, chunk)
+            written += len(chunk)
+        return written
+
+    def find_run(self, fingerprint: str) -> Mapping[str, Any] | None:
+        """The latest successful ingestion run with this fingerprint, if any."""
+        q = (
+            sa.select(ingestion_runs)
+            .where(ingestion_runs.c.fingerprint == fingerprint)
+            .where(ingestion_runs.c.status == "succeeded")
+            .order_by(ingestion_runs.c.run_id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) if row else None
+
+    def record_run(self, conn: Connection, **values: Any) -> int:
+        result = conn.execute(sa.insert(ingestion_runs).values(**values))
+        pk = result.inserted_primary_key
+        return int(pk[0]) if pk else 0
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        q = sa.select(ingestion_runs).order_by(ingestion_runs.c.run_id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def audit(
+        self,
+        conn: Connection,
+        *,
+        actor: str,
+        action: str,
+        entity: str,
+        entity_id: str | None = None,
+        before: Any = None,
+        after: Any = None,
+    ) -> None:
+        """Append one entry to the audit trail. Values are JSON; callers pass no PII."""
+        conn.execute(
+            sa.insert(audit_log).values(
+                ts=datetime.now(UTC),
+                actor=actor,
+                action=action,
+                entity=entity,
+                entity_id=entity_id,
+                before=None if before is None else json.dumps(before, default=str),
+                after=None if after is None else json.dumps(after, default=str),
+            )
+        )
+
+    def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
+        q = sa.select(audit_log).order_by(audit_log.c.audit_id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers (the console, reports) work while a worker writes.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[Sequence[Mapping[str, Any]]]:
+    chunk: list[Mapping[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,247 @@
+"""The ``Workspace``: the one facade that the CLI, the API and notebooks call.
+
+A workspace is a folder::
+
+    lodestar.yaml         settings (engine, time zone, database URL...)
+    operational.sqlite    operational store (unless database_url points at PostgreSQL)
+    analytics.duckdb      analytical store
+    staging/              loads in progress (emptied after each load)
+    exports/              Parquet snapshots for other engines
+    report.html           the latest demo / summary report
+
+>>> import tempfile
+>>> ws = Workspace.init(tempfile.mkdtemp() + "/bank")
+>>> ws.counts()["customers"]
+0
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from lodestar.config import DEFAULT_WORKSPACE, WORKSPACE_FILE, EnvSettings, WorkspaceConfig
+from lodestar.data.ingest import IngestResult, Loader, Progress, fingerprint_file
+from lodestar.data.mapping import load_mapping
+from lodestar.data.schema import AUXILIARY, ENTITIES, any_entity, entity
+from lodestar.data.validation import ValidationReport
+from lodestar.errors import IngestError, WorkspaceError
+from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
+from lodestar.storage.operational import OperationalStore, sqlite_url
+
+if TYPE_CHECKING:
+    from datetime import date
+
+
+def default_workspace_path() -> Path:
+    """``LODESTAR_WORKSPACE``, else ``./lodestar-workspace``."""
+    return Path(os.environ.get("LODESTAR_WORKSPACE") or DEFAULT_WORKSPACE)
+
+
+def _actor() -> str:
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "local:unknown"
+
+
+class Workspace:
+    """Everything Lodestar knows about one bank, and every operation on it."""
+
+    def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None) -> None:
+        self.root = root
+        self.config = config
+        url = database_url or config.database_url or sqlite_url(root / "operational.sqlite")
+        self.ops = OperationalStore(url)
+        self.ops.migrate()
+        (root / "staging").mkdir(exist_ok=True)
+        self.engine: AnalyticalEngine = DuckDBEngine(
+            root / "analytics.duckdb",
+            memory_limit=config.memory_limit,
+            threads=config.threads,
+            temp_directory=root / "staging" / "spill",
+        )
+        self.engine.ensure_schema()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @classmethod
+    def init(
+        cls,
+        path: str | Path,
+        *,
+        database_url: str | None = None,
+        config: WorkspaceConfig | None = None,
+    ) -> Workspace:
+        """Create a workspace folder (or open it if it already is one)."""
+        root = Path(path)
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError(f"{root} exists and is not a folder")
+        cfg_file = root / WORKSPACE_FILE
+        if cfg_file.exists():
+            return cls.open(root, database_url=database_url)
+        if root.exists() and any(root.iterdir()):
+            raise WorkspaceError(
+                f"{root} is a folder with other files in it, not a Lodestar workspace",
+                hint="choose a new or empty folder",
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        cfg = config or WorkspaceConfig(name=root.resolve().name)
+        cfg.dump(cfg_file)
+        return cls(root, cfg, database_url=database_url or _env_database_url())
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, database_url: str | None = None) -> Workspace:
+        root = Path(path) if path is not None else default_workspace_path()
+        cfg_file = root / WORKSPACE_FILE
+        if not cfg_file.exists():
+            raise WorkspaceError(
+                f"no Lodestar workspace at {root} (missing {WORKSPACE_FILE})",
+                hint=f"create one with: lodestar init {root}",
+            )
+        cfg = WorkspaceConfig.load(cfg_file)
+        return cls(root, cfg, database_url=database_url or _env_database_url())
+
+    def close(self) -> None:
+        self.engine.close()
+        self.ops.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- loading ------------------------------------------------------------------------------
+    def _loader(self, progress: Progress | None, actor: str | None) -> Loader:
+        return Loader(
+            self.engine,
+            self.ops,
+            self.root / "staging",
+            default_tz=self.config.default_time_zone,
+            actor=actor or _actor(),
+            progress=progress,
+        )
+
+    def ingest(
+        self,
+        kind: str,
+        path: str | Path,
+        *,
+        mapping: str | Path | None = None,
+        file_format: str | None = None,
+        force: bool = False,
+        progress: Progress | None = None,
+        actor: str | None = None,
+    ) -> IngestResult:
+        """Validate and load one file of ``kind``. All or nothing; see :mod:`lodestar.data.ingest`.
+
+        Raises :class:`~lodestar.errors.ValidationFailed` (with a report naming rows, columns,
+        values and rules) when any row breaks a rule; nothing is written then.
+        """
+        ent = entity(kind)
+        src = Path(path)
+        if not src.is_file():
+            raise IngestError(f"{src}: no such file")
+        m = load_mapping(Path(mapping) if mapping else None)
+        if file_format:
+            from dataclasses import replace
+
+            m = replace(m, format=file_format)  # type: ignore[arg-type]
+        fmt = m.file_format(src)
+        fingerprint = fingerprint_file(src, kind=kind, mapping=m)
+        if not force and (previous := self.ops.find_run(fingerprint)):
+            return IngestResult(str(src), (kind,), 0, {}, 0.0, already_ingested=True,
+                                previous_run=previous)
+        report = ValidationReport(
+            source=str(src), kind=kind, line_offset={"csv": 1, "jsonl": 0}.get(fmt)
+        )
+        loader = self._loader(progress, actor)
+        loader.default_tz = m.time_zone or self.config.default_time_zone
+        try:
+            loader.add_file(ent, src, m, report)
+        except BaseException:
+            loader.staging.discard()
+            raise
+        return loader.commit(str(src), kind, fingerprint)
+
+    def load_tables(
+        self,
+        items: Iterable[tuple[str, pa.Table]],
+        *,
+        source: str,
+        fingerprint: str | None = None,
+        progress: Progress | None = None,
+        actor: str | None = None,
+    ) -> IngestResult:
+        """Validate and load a bundle of (entity, table) pairs atomically (all entities in one
+        transaction). Used by the synthetic bank and the public-dataset connectors."""
+        loader = self._loader(progress, actor)
+        try:
+            loader.add_tables(items, source)
+        except BaseException:
+            loader.staging.discard()
+            raise
+        return loader.commit(source, source, fingerprint or source)
+
+    def generate(
+        self,
+        customers: int,
+        seed: int = 42,
+        *,
+        as_of: date | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Generate a synthetic bank of ``customers`` customers into this workspace."""
+        from lodestar.data.synthetic import generate_bank
+
+        kwargs: dict[str, Any] = {}
+        if as_of is not None:
+            kwargs["as_of"] = as_of
+        items = generate_bank(customers, seed, **kwargs)
+        return self.load_tables(
+            items, source=f"synthetic:customers={customers},seed={seed}", progress=progress
+        )
+
+    def import_dataset(
+        self, name: str, path: str | Path, *, progress: Progress | None = None
+    ) -> IngestResult:
+        """Map a public dataset (``lodestar datasets``) into the canonical model and load it."""
+        from lodestar.data.connectors import get_connector
+
+        connector = get_connector(name)
+        return self.load_tables(
+            connector.read(Path(path)), source=f"dataset:{name}", progress=progress
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Rows per canonical table."""
+        names = [*ENTITIES, *AUXILIARY]
+        return {name: self.engine.count(name) for name in names}
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run SQL on the analytical store (read it; write through the loaders)."""
+        return self.engine.query(sql, params)
+
+    def table(self, name: str, limit: int | None = None) -> pa.Table:
+        any_entity(name)  # a clear error for an unknown name
+        sql = f'SELECT * FROM "{name}"' + (f" LIMIT {int(limit)}" if limit else "")
+        return self.engine.query(sql)
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.ops.runs(limit)
+
+    def export_parquet(self, name: str, dest: str | Path | None = None) -> Path:
+        any_entity(name)
+        target = Path(dest) if dest else self.root / "exports" / f"{name}.parquet"
+        return self.engine.export_parquet(name, target)
+
+
+def _env_database_url() -> str | None:
+    return EnvSettings().database_url
