@@ -156,8 +156,9 @@ class Workspace:
         fmt = m.file_format(src)
         fingerprint = fingerprint_file(src, kind=kind, mapping=m)
         if not force and (previous := self.ops.find_run(fingerprint)):
-            return IngestResult(str(src), (kind,), 0, {}, 0.0, already_ingested=True,
-                                previous_run=previous)
+            return IngestResult(
+                str(src), (kind,), 0, {}, 0.0, already_ingested=True, previous_run=previous
+            )
         report = ValidationReport(
             source=str(src), kind=kind, line_offset={"csv": 1, "jsonl": 0}.get(fmt)
         )

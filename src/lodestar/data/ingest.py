@@ -171,13 +171,17 @@ class Loader:
             table = mapping.apply(raw.table, entity, raw.rows, report)
             new_columns = [c for c in table.column_names if c not in checked_columns]
             if not checked_columns or new_columns:
-                check_columns(table.column_names if not checked_columns else new_columns,
-                              entity, report, set(mapping.ignore))
+                check_columns(
+                    table.column_names if not checked_columns else new_columns,
+                    entity,
+                    report,
+                    set(mapping.ignore),
+                )
                 checked_columns.update(table.column_names)
             self.add_batch(entity, table, raw.rows, report, null_values=mapping.null_values)
             self.progress("read", raw.bytes_read, size)
         if report.ok and not self.staging.rows.get(entity.name):
-            report.add(Violation("empty_file", "the file has no data rows"))
+            report.add(Violation.of("empty_file"))
         self.progress("read", size, size)
 
     def add_tables(self, items: Iterable[tuple[str, pa.Table]], source: str) -> None:
@@ -220,12 +224,18 @@ class Loader:
             files = self.staging.files(name)
             dup = self.engine.duplicate_keys(entity, files)
             for row, value, first in dup.examples:
-                where = (f"line {first + report.line_offset}" if report.line_offset is not None
-                         else f"row {first}")
-                report.add(Violation("duplicate_key", f"the key repeats the one at {where}",
-                                     row, "/".join(entity.key), value))
-            _count_rest(report, "duplicate_key", "/".join(entity.key), dup.count,
-                        len(dup.examples))
+                as_line = report.line_offset is not None
+                report.add(
+                    Violation.of(
+                        "duplicate_key",
+                        "duplicate_key.line" if as_line else "duplicate_key.row",
+                        row=row,
+                        column="/".join(entity.key),
+                        value=value,
+                        n=(first or 0) + (report.line_offset or 0),
+                    )
+                )
+            report.add_count("duplicate_key", "/".join(entity.key), dup.count - len(dup.examples))
             for fld in entity.references:
                 assert fld.references is not None
                 parent_name, parent_col = fld.references.split(".")
@@ -234,9 +244,17 @@ class Loader:
                     entity, fld.name, files, parent, parent_col, self.staging.files(parent_name)
                 )
                 for row, value, _ in orphans.examples:
-                    report.add(Violation("reference", f"no {parent_name} row has "
-                                         f"{parent_col} = this value", row, fld.name, value))
-                _count_rest(report, "reference", fld.name, orphans.count, len(orphans.examples))
+                    report.add(
+                        Violation.of(
+                            "reference",
+                            row=row,
+                            column=fld.name,
+                            value=value,
+                            parent=parent_name,
+                            parent_column=parent_col,
+                        )
+                    )
+                report.add_count("reference", fld.name, orphans.count - len(orphans.examples))
             self.progress("check", 1, 1)
 
     def _apply(self, source: str, kind: str, fingerprint: str) -> IngestResult:
@@ -288,13 +306,6 @@ class Loader:
             seconds=time.perf_counter() - self.started,
             run_id=run_id,
         )
-
-
-def _count_rest(report: ValidationReport, rule: str, column: str, total: int, shown: int) -> None:
-    rest = total - shown
-    if rest > 0:
-        report.counts[rule] += rest
-        report.counts_by_column[(rule, column)] += rest
 
 
 def _rows(path: Path) -> Iterable[dict[str, Any]]:

@@ -145,14 +145,18 @@ def _parse_with_format(
     parsed = pc.strptime(text, format=spec.format, unit="us", error_is_null=True)
     bad = pc.and_(pc.is_valid(text), pc.is_null(parsed))
     bad = pc.and_(bad, pc.not_equal(text, ""))
-    for i in pc.indices_nonzero(pc.fill_null(bad, False)).to_pylist()[:50]:
+    rule = "date" if fld.type is FieldType.DATE else "timestamp"
+    flagged = pc.indices_nonzero(pc.fill_null(bad, False)).to_pylist()
+    report.add_count(rule, spec.target, max(0, len(flagged) - 50))
+    for i in flagged[:50]:
         report.add(
-            Violation(
-                "date" if fld.type is FieldType.DATE else "timestamp",
-                f"does not match the mapping's format {spec.format!r}",
-                int(rows[i]),
-                spec.target,
-                str(text[i].as_py()),
+            Violation.of(
+                rule,
+                f"{rule}.format",
+                row=int(rows[i]),
+                column=spec.target,
+                value=str(text[i].as_py()),
+                format=repr(spec.format),
             )
         )
     if fld.type is FieldType.DATE:
@@ -178,7 +182,7 @@ def load_mapping(path: Path | None) -> Mapping:
     lines = _key_lines(node)
 
     def fail(key: str, message: str, hint: str | None = None) -> ConfigError:
-        line = lines.get(key) or lines.get(key.split(".")[0])
+        line = lines.get(key) or lines.get(key.split(".", maxsplit=1)[0])
         where = f"{path}:{line}" if line else str(path)
         return ConfigError(f"{where}: field '{key}': {message}", hint=hint)
 
@@ -188,7 +192,9 @@ def load_mapping(path: Path | None) -> Mapping:
              "ignore"}  # fmt: skip
     for key in raw:
         if key not in known:
-            raise fail(str(key), "unknown setting", hint=f"known settings: {', '.join(sorted(known))}")
+            raise fail(
+                str(key), "unknown setting", hint=f"known settings: {', '.join(sorted(known))}"
+            )
     fmt = raw.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise fail("format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
@@ -201,7 +207,9 @@ def load_mapping(path: Path | None) -> Mapping:
 
         codecs.lookup(encoding)
     except (LookupError, TypeError):
-        raise fail("encoding", f"unknown encoding {encoding!r}", hint="e.g. utf-8, gb18030") from None
+        raise fail(
+            "encoding", f"unknown encoding {encoding!r}", hint="e.g. utf-8, gb18030"
+        ) from None
     tz = raw.get("time_zone")
     if tz is not None and tz not in zoneinfo.available_timezones():
         raise fail("time_zone", f"'{tz}' is not an IANA time-zone name")

@@ -77,25 +77,25 @@ def read_csv(
 
     header = _header(path, mapping.encoding)
     if not header.strip():
-        report.add(Violation("empty_file", "the file is empty (no header, no rows)"))
+        report.add(Violation.of("empty_file", "empty_file.blank"))
         return
     delimiter = mapping.delimiter or sniff_delimiter(header)
     names = [n.strip().strip('"').strip() for n in header.split(delimiter)]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
-        report.add(Violation("unreadable", f"the header repeats column(s) {dupes}", 0))
+        report.add(Violation.of("unreadable", "unreadable.header", columns=dupes))
         return
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         data_row = (row.number or 1) - 1
         counter.skipped.append(data_row)
         report.add(
-            Violation(
+            Violation.of(
                 "malformed_row",
-                f"expected {row.expected_columns} fields, found {row.actual_columns}",
-                data_row,
-                None,
-                (row.text or "")[:80],
+                row=data_row,
+                value=(row.text or "")[:80],
+                expected=row.expected_columns,
+                found=row.actual_columns,
             )
         )
         return "skip"
@@ -126,15 +126,11 @@ def read_csv(
             logical += batch.num_rows
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         report.add(
-            Violation(
-                "unreadable",
-                f"cannot read past this point: {_first_line(exc)}",
-                counter.physical(logical + 1),
-            )
+            Violation.of("unreadable", row=counter.physical(logical + 1), error=_first_line(exc))
         )
         return
     if logical == 0 and not counter.skipped:
-        report.add(Violation("empty_file", "the file has a header but no data rows"))
+        report.add(Violation.of("empty_file"))
 
 
 def _tell(reader: object, size: int) -> int:
@@ -152,11 +148,11 @@ def read_parquet(path: Path, report: ValidationReport) -> Iterator[RawBatch]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        report.add(Violation("unreadable", f"not a readable Parquet file: {_first_line(exc)}"))
+        report.add(Violation.of("unreadable", "unreadable.parquet", error=_first_line(exc)))
         return
     total_rows = pf.metadata.num_rows
     if total_rows == 0:
-        report.add(Violation("empty_file", "the Parquet file has no rows"))
+        report.add(Violation.of("empty_file"))
         return
     size = path.stat().st_size
     row = 1
@@ -167,12 +163,10 @@ def read_parquet(path: Path, report: ValidationReport) -> Iterator[RawBatch]:
             yield RawBatch(pa.Table.from_batches([batch]), rows, int(size * seen / total_rows))
             row += batch.num_rows
     except (pa.ArrowInvalid, OSError) as exc:
-        report.add(Violation("unreadable", f"cannot read past this row: {_first_line(exc)}", row))
+        report.add(Violation.of("unreadable", row=row, error=_first_line(exc)))
 
 
-def read_jsonl(
-    path: Path, mapping: Mapping, report: ValidationReport
-) -> Iterator[RawBatch]:
+def read_jsonl(path: Path, mapping: Mapping, report: ValidationReport) -> Iterator[RawBatch]:
     """JSON Lines: one object per line. Scalars are kept as text for the validator; nested
     objects become JSON text (for JSON fields such as ``properties``)."""
     rows: list[dict[str, object]] = []
@@ -189,11 +183,20 @@ def read_jsonl(
             try:
                 obj = json.loads(line.decode(mapping.encoding))
             except (ValueError, UnicodeDecodeError) as exc:
-                report.add(Violation("unreadable", f"not a JSON object: {exc}", row, None,
-                                     line[:80].decode("utf-8", "replace")))
+                report.add(
+                    Violation.of(
+                        "unreadable",
+                        "unreadable.json",
+                        row=row,
+                        value=line[:80].decode("utf-8", "replace"),
+                        error=exc,
+                    )
+                )
                 continue
             if not isinstance(obj, dict):
-                report.add(Violation("unreadable", "each line must be a JSON object", row))
+                report.add(
+                    Violation.of("unreadable", "unreadable.json", row=row, error=type(obj).__name__)
+                )
                 continue
             data_rows += 1
             rows.append({k: _as_text(v) for k, v in obj.items()})
@@ -205,7 +208,7 @@ def read_jsonl(
         if rows:
             yield RawBatch(_table(rows, columns), np.array(numbers), fh.tell())
     if data_rows == 0 and report.ok:
-        report.add(Violation("empty_file", "the file has no JSON lines"))
+        report.add(Violation.of("empty_file"))
 
 
 def _as_text(value: object) -> str | None:

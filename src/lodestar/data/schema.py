@@ -240,7 +240,12 @@ CUSTOMERS = Entity(
         Field("education", FieldType.STRING, "Highest education.", enum=EDUCATIONS),
         Field("phone", FieldType.STRING, "Mobile phone number.", pii=Pii.PHONE),
         Field("email", FieldType.STRING, "E-mail address.", pii=Pii.EMAIL),
-        Field("wecom_id", FieldType.STRING, "WeCom (企业微信) external contact id.", pii=Pii.ACCOUNT_ID),
+        Field(
+            "wecom_id",
+            FieldType.STRING,
+            "WeCom (企业微信) external contact id.",
+            pii=Pii.ACCOUNT_ID,
+        ),
         Field("app_user_id", FieldType.STRING, "Mobile-banking app user id.", pii=Pii.ACCOUNT_ID),
         Field(
             "time_zone",
@@ -248,7 +253,9 @@ CUSTOMERS = Entity(
             "IANA time zone the customer lives in (contact hours are counted in it).",
             time_zone=True,
         ),
-        Field("acquisition_channel", FieldType.STRING, "Channel through which the customer joined."),
+        Field(
+            "acquisition_channel", FieldType.STRING, "Channel through which the customer joined."
+        ),
         Field("status", FieldType.STRING, "Relationship status.", enum=CUSTOMER_STATUSES),
         Field("closed_date", FieldType.DATE, "Date the relationship ended, if it did."),
         Field("attributes", FieldType.JSON, "Further source attributes as a JSON object."),
@@ -527,7 +534,11 @@ def to_markdown() -> str:
         ]
         if e.one_of:
             lines.append(f"- each row needs at least one of: `{'`, `'.join(e.one_of)}`")
-        lines += ["", "| field | type | required | rule | PII | description |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| field | type | required | rule | PII | description |",
+            "|---|---|---|---|---|---|",
+        ]
         for f in e.fields:
             rules = []
             if f.enum:

@@ -28,8 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lodestar.data.pii import mask
 from lodestar.data.schema import Entity, Field, FieldType, Pii
+from lodestar.i18n import DEFAULT_LOCALE, t
 
 #: How many violations are kept in full; beyond it only counts grow.
 MAX_DETAILED = 50
@@ -45,51 +45,60 @@ _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 _TS_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
 _TS_OFFSET_RE = r"(Z|[+-]\d{2}:?\d{2})$"
 
-RULE_HINTS: dict[str, str] = {
-    "missing_column": "add the column, or map a source column to it in a mapping file",
-    "unknown_column": "map it to a canonical field, or list it under 'ignore' in a mapping file",
-    "required": "give every row a value for this field",
-    "type": "write the value in the field's type (see docs/data-model.md)",
-    "timestamp": "use ISO 8601, e.g. 2026-05-01T09:30:00+08:00 (no offset = workspace time zone)",
-    "date": "use ISO 8601 dates, e.g. 2026-05-01",
-    "enum": "use one of the allowed codes, or translate source values with 'values' in a mapping",
-    "range": "check units and sign; the allowed range is in docs/data-model.md",
-    "pattern": "identifiers are letters, digits and _ . : - (at most 64 characters)",
-    "time_zone": "use an IANA time-zone name such as Asia/Shanghai",
-    "json": "write a JSON object, e.g. {\"k\": \"v\"}",
-    "one_of": "each row needs at least one of the listed fields",
-    "scale": "the score must lie on the survey's scale: nps 0-10, csat 1-5, ces 1-7",
-    "date_order": "an end date cannot be before its start date",
-    "duplicate_key": "each key may appear once per file; remove or merge the repeats",
-    "reference": "load the referenced rows first (e.g. customers before transactions)",
-    "malformed_row": "the row has the wrong number of fields: check quoting and delimiters",
-    "unreadable": "the file is damaged, truncated or not in the stated format/encoding (UTF-8)",
-    "empty_file": "the file has no data rows",
-}
-
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule. ``row`` counts data rows from 1 (for CSV, line = row + 1)."""
+    """One broken rule. ``row`` counts data rows from 1 (for CSV, line = row + 1).
+
+    ``key`` names the message in :mod:`lodestar.i18n` (without its ``v.`` prefix) and ``params``
+    fills it, so the same report reads in Chinese or English.
+    """
 
     rule: str
-    message: str
+    key: str
     row: int | None = None
     column: str | None = None
     value: str | None = None
+    params: tuple[tuple[str, object], ...] = ()
 
-    def render(self, source: str, *, line_offset: int | None = None) -> str:
-        where = source
+    @classmethod
+    def of(
+        cls,
+        rule: str,
+        key: str | None = None,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        value: str | None = None,
+        **params: object,
+    ) -> Violation:
+        return cls(rule, key or rule, row, column, value, tuple(params.items()))
+
+    def message(self, locale: str = DEFAULT_LOCALE) -> str:
+        return t(f"v.{self.key}", locale, **dict(self.params))
+
+    def render(
+        self, source: str, *, line_offset: int | None = None, locale: str = DEFAULT_LOCALE
+    ) -> str:
+        where = [source]
         if self.row is not None:
-            where += f", row {self.row}" if line_offset is None else (
-                f", line {self.row + line_offset}"
+            where.append(
+                t("report.row", locale, n=self.row)
+                if line_offset is None
+                else t("report.line", locale, n=self.row + line_offset)
             )
         if self.column:
-            where += f", column '{self.column}'"
-        shown = " (empty):" if self.value is None and self.column else (
-            "" if self.value is None else f" value {self.value!r}:"
-        )
-        return f"{where}:{shown} {self.message} [{self.rule}]"
+            where.append(t("report.column", locale, name=self.column))
+        if self.value is not None:
+            shown = " " + t("report.value", locale, value=repr(self.value))
+        elif self.column and self.rule in _VALUE_RULES:
+            shown = " " + t("report.empty", locale)
+        else:
+            shown = ""
+        return f"{', '.join(where)}:{shown} {self.message(locale)} [{self.rule}]"
+
+
+_VALUE_RULES = {"required", "type", "date", "timestamp", "enum", "range", "pattern", "json"}
 
 
 @dataclass
@@ -119,28 +128,40 @@ class ValidationReport:
         if len(self.detailed) < MAX_DETAILED:
             self.detailed.append(violation)
 
-    def summary_line(self) -> str:
+    def add_count(self, rule: str, column: str | None, count: int) -> None:
+        """Count violations beyond those kept in full."""
+        if count > 0:
+            self.counts[rule] += count
+            self.counts_by_column[(rule, column or "")] += count
+
+    def summary_line(self, locale: str = DEFAULT_LOCALE) -> str:
         if self.ok:
-            return f"{self.source}: {self.rows_read} rows of {self.kind}, no problems"
-        return (
-            f"{self.source}: {self.total} problem(s) in {self.rows_read} rows of {self.kind}; "
-            "nothing was written"
+            return t("report.ok", locale, source=self.source, rows=self.rows_read, kind=self.kind)
+        return t(
+            "report.failed",
+            locale,
+            source=self.source,
+            total=self.total,
+            rows=self.rows_read,
+            kind=self.kind,
         )
 
-    def render(self) -> str:
-        lines = [self.summary_line()]
+    def render(self, locale: str = DEFAULT_LOCALE) -> str:
+        lines = [self.summary_line(locale)]
         if self.ok:
             return lines[0]
         shown = sorted(self.detailed, key=lambda v: (v.row is not None, v.row or 0))
-        lines.append(f"first {len(shown)} problem(s):")
-        lines += ["  " + v.render(self.source, line_offset=self.line_offset) for v in shown]
-        lines.append("problems by rule:")
+        lines.append(t("report.first", locale, n=len(shown)))
+        lines += [
+            "  " + v.render(self.source, line_offset=self.line_offset, locale=locale) for v in shown
+        ]
+        lines.append(t("report.by_rule", locale))
         for (rule, column), n in sorted(self.counts_by_column.items(), key=lambda kv: -kv[1]):
-            col = f" in '{column}'" if column else ""
-            lines.append(f"  {rule}{col}: {n}  ({RULE_HINTS.get(rule, '')})")
+            col = f" '{column}'" if column else ""
+            lines.append(f"  {rule}{col}: {n}  ({t('hint.' + rule, locale)})")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self, locale: str = DEFAULT_LOCALE) -> dict[str, object]:
         return {
             "source": self.source,
             "kind": self.kind,
@@ -151,11 +172,12 @@ class ValidationReport:
                 {
                     "rule": v.rule,
                     "row": v.row,
-                    "line": None if v.row is None or self.line_offset is None
+                    "line": None
+                    if v.row is None or self.line_offset is None
                     else v.row + self.line_offset,
                     "column": v.column,
                     "value": v.value,
-                    "message": v.message,
+                    "message": v.message(locale),
                 }
                 for v in self.detailed
             ],
@@ -185,7 +207,9 @@ class _Column:
         self.rows = rows
         self.default_tz = default_tz
 
-    def flag(self, mask: pa.Array, values: pa.Array, rule: str, message: str) -> None:
+    def flag(
+        self, mask: pa.Array, values: pa.Array, rule: str, key: str | None = None, **params: object
+    ) -> None:
         """Record a violation for every row where ``mask`` is true."""
         mask = pc.fill_null(mask, False)
         n = pc.sum(mask).as_py() or 0
@@ -199,14 +223,17 @@ class _Column:
                 # Reports get shared; personal data in them is masked.
                 value = mask(str(value), self.field.pii)
             self.report.add(
-                Violation(
-                    rule, message, int(self.rows[i]), self.field.name, _shown(value)
+                Violation.of(
+                    rule,
+                    key,
+                    row=int(self.rows[i]),
+                    column=self.field.name,
+                    value=_shown(value),
+                    **params,
                 )
             )
-        if n > budget:
-            # Count the rest without materialising them.
-            self.report.counts[rule] += n - budget
-            self.report.counts_by_column[(rule, self.field.name)] += n - budget
+        # Count the rest without materialising them.
+        self.report.add_count(rule, self.field.name, n - min(n, budget))
 
     # -- coercion -----------------------------------------------------------------------------
     def coerce(self, raw: pa.Array) -> pa.Array:
@@ -230,19 +257,19 @@ class _Column:
                     raw, timezone=self.default_tz, ambiguous="earliest", nonexistent="earliest"
                 )
             return raw.cast(target)
-        if ftype is FieldType.DATE and (pa.types.is_timestamp(raw.type) or pa.types.is_date(raw.type)):
+        if ftype is FieldType.DATE and (
+            pa.types.is_timestamp(raw.type) or pa.types.is_date(raw.type)
+        ):
             return raw.cast(target)
         if ftype is FieldType.INTEGER and pa.types.is_floating(raw.type):
             frac = pc.not_equal(raw, pc.floor(raw))
-            self.flag(frac, raw, "type", "expected a whole number")
+            self.flag(frac, raw, "type", "type.integer")
             return pc.if_else(pc.fill_null(frac, False), None, raw).cast(target)
         if ftype is FieldType.STRING and (
             pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type)
         ):
             return raw.cast(pa.string())
-        if ftype is FieldType.JSON and (
-            pa.types.is_struct(raw.type) or pa.types.is_map(raw.type)
-        ):
+        if ftype is FieldType.JSON and (pa.types.is_struct(raw.type) or pa.types.is_map(raw.type)):
             return pa.array([None if v is None else json.dumps(v) for v in raw.to_pylist()])
         try:
             return raw.cast(target)
@@ -256,26 +283,27 @@ class _Column:
         stripped = pc.utf8_trim_whitespace(text)
         if ftype is FieldType.INTEGER:
             ok = pc.match_substring_regex(stripped, _INT_RE)
-            self.flag(pc.invert(ok), text, "type", "expected a whole number")
+            self.flag(pc.invert(ok), text, "type", "type.integer")
             cleaned = pc.replace_substring_regex(stripped, r"\.0*$", "")
-            return self._cast_where(cleaned, ok, pa.int64(), "type", "number out of range")
+            return self._cast_where(cleaned, ok, pa.int64(), "type", "type.range")
         if ftype is FieldType.FLOAT:
             ok = pc.match_substring_regex(stripped, _FLOAT_RE)
-            self.flag(pc.invert(ok), text, "type", "expected a number")
-            return self._cast_where(stripped, ok, pa.float64(), "type", "expected a number")
+            self.flag(pc.invert(ok), text, "type", "type.float")
+            return self._cast_where(stripped, ok, pa.float64(), "type", "type.float")
         if ftype is FieldType.BOOLEAN:
             lower = pc.utf8_lower(stripped)
             is_true = pc.is_in(lower, pa.array(TRUE_WORDS))
             is_false = pc.is_in(lower, pa.array(FALSE_WORDS))
             ok = pc.or_(is_true, is_false)
-            self.flag(pc.invert(ok), text, "type", "expected true/false (or 1/0, yes/no)")
+            self.flag(pc.invert(ok), text, "type", "type.boolean")
             return pc.if_else(ok, is_true, pa.scalar(None, pa.bool_()))
         if ftype is FieldType.DATE:
-            compact = pc.replace_substring_regex(stripped, r"^(\d{4})[/.]?(\d{2})[/.]?(\d{2})$",
-                                                 r"\1-\2-\3")
+            compact = pc.replace_substring_regex(
+                stripped, r"^(\d{4})[/.]?(\d{2})[/.]?(\d{2})$", r"\1-\2-\3"
+            )
             ok = pc.match_substring_regex(compact, _DATE_RE)
-            self.flag(pc.invert(ok), text, "date", "not a date (expected YYYY-MM-DD)")
-            as_ts = self._cast_where(compact, ok, pa.timestamp("s"), "date", "not a real date")
+            self.flag(pc.invert(ok), text, "date", "date.shape")
+            as_ts = self._cast_where(compact, ok, pa.timestamp("s"), "date", "date.real")
             return as_ts.cast(pa.date32())
         if ftype is FieldType.TIMESTAMP:
             return self._timestamps(stripped, text)
@@ -283,8 +311,7 @@ class _Column:
 
     def _timestamps(self, stripped: pa.Array, text: pa.Array) -> pa.Array:
         ok = pc.match_substring_regex(stripped, _TS_RE)
-        self.flag(pc.invert(ok), text, "timestamp",
-                  "not a timestamp (expected ISO 8601, e.g. 2026-05-01T09:30:00+08:00)")
+        self.flag(pc.invert(ok), text, "timestamp", "timestamp.shape")
         with_offset = pc.and_(ok, pc.match_substring_regex(stripped, _TS_OFFSET_RE))
         naive = pc.and_(ok, pc.invert(with_offset))
         # "2026-05-01T09:30:00 +08:00" -> drop the space Arrow does not accept before offsets.
@@ -292,15 +319,15 @@ class _Column:
         # A bare date is midnight.
         norm = pc.replace_substring_regex(norm, r"^(\d{4}-\d{2}-\d{2})$", r"\1T00:00:00")
         utc = pa.timestamp("us", tz="UTC")
-        aware = self._cast_where(norm, with_offset, utc, "timestamp", "not a real time")
-        local = self._cast_where(norm, naive, pa.timestamp("us"), "timestamp", "not a real time")
+        aware = self._cast_where(norm, with_offset, utc, "timestamp", "timestamp.real")
+        local = self._cast_where(norm, naive, pa.timestamp("us"), "timestamp", "timestamp.real")
         local_utc = pc.assume_timezone(
             local, timezone=self.default_tz, ambiguous="earliest", nonexistent="earliest"
         ).cast(utc)
         return pc.if_else(pc.fill_null(with_offset, False), aware, local_utc)
 
     def _cast_where(
-        self, text: pa.Array, ok: pa.Array, target: pa.DataType, rule: str, message: str
+        self, text: pa.Array, ok: pa.Array, target: pa.DataType, rule: str, key: str
     ) -> pa.Array:
         """Cast the rows where ``ok``; rows that still fail are flagged and become null."""
         ok = pc.fill_null(ok, False)
@@ -328,7 +355,7 @@ class _Column:
             for i in bad:
                 flags[i] = True
             mask = pa.array(flags)
-        self.flag(mask, text, rule, message)
+        self.flag(mask, text, rule, key)
         return pa.array(good, type=target)
 
     def _check_json(self, text: pa.Array) -> pa.Array:
@@ -342,7 +369,7 @@ class _Column:
             except ValueError:
                 flags.append(True)
         mask = pa.array(flags, type=pa.bool_())
-        self.flag(mask, text, "json", "not a JSON object")
+        self.flag(mask, text, "json")
         return pc.if_else(mask, pa.scalar(None, pa.string()), text)
 
     # -- rules on coerced values --------------------------------------------------------------
@@ -350,21 +377,28 @@ class _Column:
         fld = self.field
         if fld.required:
             # Only values that were absent: ones that failed coercion are already reported.
-            self.flag(pc.is_null(raw), raw, "required", "a value is required")
+            self.flag(pc.is_null(raw), raw, "required")
         if fld.enum:
             bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, pa.array(fld.enum))))
-            self.flag(bad, values, "enum", "not an allowed value; allowed: " + ", ".join(fld.enum))
+            self.flag(bad, values, "enum", allowed=", ".join(fld.enum))
         if fld.minimum is not None:
-            self.flag(pc.less(values, fld.minimum), values, "range", f"below the minimum {fld.minimum:g}")
+            self.flag(
+                pc.less(values, fld.minimum), values, "range", "range.min", limit=f"{fld.minimum:g}"
+            )
         if fld.maximum is not None:
-            self.flag(pc.greater(values, fld.maximum), values, "range", f"above the maximum {fld.maximum:g}")
+            self.flag(
+                pc.greater(values, fld.maximum),
+                values,
+                "range",
+                "range.max",
+                limit=f"{fld.maximum:g}",
+            )
         if fld.pattern:
             bad = pc.invert(pc.match_substring_regex(values, f"^(?:{fld.pattern})$"))
-            self.flag(bad, values, "pattern", f"does not match the pattern {fld.pattern}")
+            self.flag(bad, values, "pattern", pattern=fld.pattern)
         if fld.time_zone:
             bad = pc.invert(pc.is_in(values, _time_zones()))
-            self.flag(pc.and_(pc.is_valid(values), bad), values, "time_zone",
-                      "not an IANA time-zone name")
+            self.flag(pc.and_(pc.is_valid(values), bad), values, "time_zone")
 
 
 def _nullify(raw: pa.Array, null_values: tuple[str, ...]) -> pa.Array:
@@ -422,7 +456,9 @@ def _nullable(schema: pa.Schema) -> pa.Schema:
     return pa.schema([f.with_nullable(True) for f in schema])
 
 
-def _check_rows(table: pa.Table, entity: Entity, rows: np.ndarray, report: ValidationReport) -> None:
+def _check_rows(
+    table: pa.Table, entity: Entity, rows: np.ndarray, report: ValidationReport
+) -> None:
     """Rules that span several fields of one row."""
     if entity.one_of:
         present = [pc.is_valid(table.column(name)) for name in entity.one_of]
@@ -431,10 +467,7 @@ def _check_rows(table: pa.Table, entity: Entity, rows: np.ndarray, report: Valid
             any_present = pc.or_(any_present, p)
         missing = pc.indices_nonzero(pc.invert(any_present)).to_pylist()
         for i in missing:
-            report.add(
-                Violation("one_of", f"needs at least one of: {', '.join(entity.one_of)}",
-                          int(rows[i]), None, None)
-            )
+            report.add(Violation.of("one_of", row=int(rows[i]), fields=", ".join(entity.one_of)))
     if entity.name == "surveys":
         from lodestar.data.schema import SURVEY_SCALES
 
@@ -445,17 +478,32 @@ def _check_rows(table: pa.Table, entity: Entity, rows: np.ndarray, report: Valid
             out = pc.and_(pc.equal(kind, name), pc.or_(pc.less(score, lo), pc.greater(score, hi)))
             bad = pc.or_(bad, pc.fill_null(out, False))
         for i in pc.indices_nonzero(bad).to_pylist():
-            report.add(Violation("scale", f"score {score[i].as_py()} is outside the "
-                                 f"{kind[i].as_py()} scale", int(rows[i]), "score",
-                                 _shown(score[i].as_py())))
+            report.add(
+                Violation.of(
+                    "scale",
+                    row=int(rows[i]),
+                    column="score",
+                    value=_shown(score[i].as_py()),
+                    score=score[i].as_py(),
+                    survey=kind[i].as_py(),
+                )
+            )
     for start, end in _DATE_PAIRS.get(entity.name, ()):
         s, e = table.column(start), table.column(end)
         if s.type != e.type:
             continue
         bad = pc.fill_null(pc.less(e, s), False)
         for i in pc.indices_nonzero(bad).to_pylist():
-            report.add(Violation("date_order", f"{end} is before {start}", int(rows[i]), end,
-                                 _shown(e[i].as_py())))
+            report.add(
+                Violation.of(
+                    "date_order",
+                    row=int(rows[i]),
+                    column=end,
+                    value=_shown(e[i].as_py()),
+                    start=start,
+                    end=end,
+                )
+            )
 
 
 _DATE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -474,11 +522,7 @@ def check_columns(
     known = set(entity.field_names)
     for name in entity.required_fields:
         if name not in columns:
-            report.add(Violation("missing_column", f"required column '{name}' is missing",
-                                 None, name, None))
+            report.add(Violation.of("missing_column", column=name))
     for name in columns:
         if name not in known and name not in ignored:
-            report.add(Violation("unknown_column",
-                                 f"column '{name}' is not a field of {entity.name}", None, name,
-                                 None))
-
+            report.add(Violation.of("unknown_column", column=name, kind=entity.name))

@@ -206,7 +206,9 @@ class DuckDBEngine(AnalyticalEngine):
         if not staged:
             return KeyProblem(0, [])
         key = ", ".join(_ident(k) for k in entity.key)
-        shown = " || '/' || ".join(f"coalesce(CAST({_ident(k)} AS VARCHAR), '')" for k in entity.key)
+        shown = " || '/' || ".join(
+            f"coalesce(CAST({_ident(k)} AS VARCHAR), '')" for k in entity.key
+        )
         sql = f"""
             WITH d AS (
                 SELECT {shown} AS shown, list({ROW_COLUMN} ORDER BY {ROW_COLUMN}) AS rows_
@@ -238,9 +240,7 @@ class DuckDBEngine(AnalyticalEngine):
             return KeyProblem(0, [])
         parents = f"SELECT {_ident(parent_column)} AS k FROM {_ident(parent.name)}"
         if parent_staged:
-            parents += (
-                f" UNION ALL SELECT {_ident(parent_column)} FROM read_parquet({_files(parent_staged)})"
-            )
+            parents += f" UNION ALL SELECT {_ident(parent_column)} FROM read_parquet({_files(parent_staged)})"
         sql = f"""
             WITH o AS (
                 SELECT s.{ROW_COLUMN} AS r, s.{_ident(column)} AS v
@@ -273,7 +273,9 @@ class DuckDBEngine(AnalyticalEngine):
         table = _ident(entity.name)
         cols = ", ".join(_ident(f.name) for f in entity.fields)
         src = f"(SELECT {cols} FROM read_parquet({_files(files)}))"
-        rows = int(con.execute(f"SELECT count(*) FROM read_parquet({_files(files)})").fetchall()[0][0])
+        rows = int(
+            con.execute(f"SELECT count(*) FROM read_parquet({_files(files)})").fetchall()[0][0]
+        )
         existing = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
         if existing == 0:
             # Fast path for first loads (the synthetic bank): no key lookups.

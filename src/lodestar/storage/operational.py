@@ -109,7 +109,7 @@ class OperationalStore:
             written += len(chunk)
         return written
 
-    def find_run(self, fingerprint: str) -> Mapping[str, Any] | None:
+    def find_run(self, fingerprint: str) -> dict[str, Any] | None:
         """The latest successful ingestion run with this fingerprint, if any."""
         q = (
             sa.select(ingestion_runs)
