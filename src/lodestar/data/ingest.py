@@ -88,20 +88,36 @@ class _Staging:
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, list[pa.Table]] = field(default_factory=dict)
+
+    #: Small batches are gathered into row groups of about this many rows.
+    GROUP_ROWS = 131_072
 
     def write(self, entity: Entity, table: pa.Table, rows: np.ndarray) -> None:
         table = table.append_column(ROW_COLUMN, pa.array(rows, type=pa.int64()))
-        writer = self.writers.get(entity.name)
+        self.rows[entity.name] = self.rows.get(entity.name, 0) + table.num_rows
+        pending = self.pending.setdefault(entity.name, [])
+        pending.append(table)
+        if sum(t.num_rows for t in pending) >= self.GROUP_ROWS:
+            self._flush(entity.name)
+
+    def _flush(self, name: str) -> None:
+        pending = self.pending.pop(name, [])
+        if not pending:
+            return
+        table = pa.concat_tables(pending) if len(pending) > 1 else pending[0]
+        writer = self.writers.get(name)
         if writer is None:
             self.root.mkdir(parents=True, exist_ok=True)
-            path = self.root / f"{entity.name}.parquet"
+            path = self.root / f"{name}.parquet"
             writer = pq.ParquetWriter(path, table.schema, compression="zstd")
-            self.writers[entity.name] = writer
-            self.paths[entity.name] = path
-        writer.write_table(table, row_group_size=256_000)
-        self.rows[entity.name] = self.rows.get(entity.name, 0) + table.num_rows
+            self.writers[name] = writer
+            self.paths[name] = path
+        writer.write_table(table, row_group_size=max(self.GROUP_ROWS, table.num_rows))
 
     def close(self) -> None:
+        for name in list(self.pending):
+            self._flush(name)
         for writer in self.writers.values():
             writer.close()
         self.writers.clear()
@@ -217,6 +233,8 @@ class Loader:
             self.staging.discard()
 
     def _check_whole(self) -> None:
+        # Give memory the reading phase cached back before the engine's joins need it.
+        pa.default_memory_pool().release_unused()
         staged = {name for name, n in self.staging.rows.items() if n}
         for name in staged:
             entity = any_entity(name)

@@ -20,7 +20,7 @@ from lodestar.data.mapping import Mapping
 from lodestar.data.validation import ValidationReport, Violation
 
 BATCH_ROWS = 100_000
-CSV_BLOCK_BYTES = 8 << 20
+CSV_BLOCK_BYTES = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -79,6 +79,12 @@ def read_csv(
     if not header.strip():
         report.add(Violation.of("empty_file", "empty_file.blank"))
         return
+    bad_line = _first_undecodable_line(path, mapping.encoding)
+    if bad_line is not None:
+        line, error = bad_line
+        # Reported before parsing: garbled bytes make the CSV parser's own errors unreadable.
+        report.add(Violation.of("unreadable", row=line - 1, error=error))
+        return
     delimiter = mapping.delimiter or sniff_delimiter(header)
     names = [n.strip().strip('"').strip() for n in header.split(delimiter)]
     if len(set(names)) != len(names):
@@ -131,6 +137,27 @@ def read_csv(
         return
     if logical == 0 and not counter.skipped:
         report.add(Violation.of("empty_file"))
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, str] | None:
+    """The 1-based line of the first bytes that are not text in ``encoding``, if any."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines_before = 0
+    offset = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line = lines_before + chunk.count(b"\n", 0, exc.start) + 1
+                return line, f"not {encoding} text ({exc.reason} at byte {offset + exc.start})"
+            lines_before += chunk.count(b"\n")
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return lines_before + 1, f"the file ends inside a character ({exc.reason})"
+    return None
 
 
 def _tell(reader: object, size: int) -> int:

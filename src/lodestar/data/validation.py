@@ -75,7 +75,7 @@ class Violation:
         return cls(rule, key or rule, row, column, value, tuple(params.items()))
 
     def message(self, locale: str = DEFAULT_LOCALE) -> str:
-        return t(f"v.{self.key}", locale, **dict(self.params))
+        return t(f"v.{self.key}", locale, **{"column": self.column, **dict(self.params)})
 
     def render(
         self, source: str, *, line_offset: int | None = None, locale: str = DEFAULT_LOCALE

@@ -209,22 +209,29 @@ class DuckDBEngine(AnalyticalEngine):
         shown = " || '/' || ".join(
             f"coalesce(CAST({_ident(k)} AS VARCHAR), '')" for k in entity.key
         )
+        not_null = " AND ".join(f"{_ident(k)} IS NOT NULL" for k in entity.key)
+        src = f"read_parquet({_files(staged)})"
+        # Count per key first (a hash aggregate that spills), then fetch rows of repeated keys
+        # only: lists per key for every key would hold the whole file in memory.
         sql = f"""
-            WITH d AS (
-                SELECT {shown} AS shown, list({ROW_COLUMN} ORDER BY {ROW_COLUMN}) AS rows_
-                FROM read_parquet({_files(staged)})
-                WHERE {" AND ".join(f"{_ident(k)} IS NOT NULL" for k in entity.key)}
-                GROUP BY {key} HAVING count(*) > 1
+            WITH dk AS (
+                SELECT {key} FROM {src} WHERE {not_null} GROUP BY {key} HAVING count(*) > 1
+            ),
+            r AS (
+                SELECT {shown} AS shown, {ROW_COLUMN} AS row_,
+                       min({ROW_COLUMN}) OVER (PARTITION BY {key}) AS first
+                FROM {src} SEMI JOIN dk USING ({key})
             )
-            SELECT (SELECT coalesce(sum(len(rows_) - 1), 0) FROM d) AS n,
-                   (SELECT list({{'row': rows_[2], 'value': shown, 'first': rows_[1]}}
-                                ORDER BY rows_[2])[1:20] FROM d) AS examples
+            SELECT count(*) FILTER (WHERE row_ <> first) AS n,
+                   list({{'row': row_, 'value': shown, 'first': first}} ORDER BY row_)
+                       FILTER (WHERE row_ <> first) AS examples
+            FROM r
         """
         with self._cursor() as con:
             n, examples = con.execute(sql).fetchall()[0]
         return KeyProblem(
             int(n),
-            [(e["row"], str(e["value"]), e["first"]) for e in examples or []],
+            [(e["row"], str(e["value"]), e["first"]) for e in (examples or [])[:20]],
         )
 
     def orphans(
