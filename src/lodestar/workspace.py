@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,7 @@ from lodestar.data.mapping import load_mapping
 from lodestar.data.schema import AUXILIARY, ENTITIES, any_entity, entity
 from lodestar.data.validation import ValidationReport
 from lodestar.errors import IngestError, WorkspaceError
+from lodestar.i18n import DEFAULT_LOCALE
 from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 
@@ -220,6 +223,56 @@ class Workspace:
             connector.read(Path(path)), source=f"dataset:{name}", progress=progress
         )
 
+    # -- the main job -------------------------------------------------------------------------
+    def demo(
+        self,
+        customers: int = 100_000,
+        seed: int = 42,
+        *,
+        progress: Progress | None = None,
+        locale: str = DEFAULT_LOCALE,
+    ) -> DemoOutcome:
+        """Generate a bank, run every stage that exists, write ``report.html``.
+
+        Stages join this method as they land (profile, segments, models, decisions, campaigns,
+        experiments, analytics); it stays one call and a few minutes at the default size.
+        """
+        started = time.perf_counter()
+        stages: list[str] = []
+        source = f"synthetic:customers={customers},seed={seed}"
+        if any(r["source"] == source and r["status"] == "succeeded" for r in self.runs(50)):
+            loaded = None  # this very bank is already here: reuse it
+        else:
+            loaded = self.generate(customers, seed, progress=progress)
+        stages.append("generate")
+        report = self.report(locale=locale, stages=[*stages, "report"])
+        stages.append("report")
+        counts = self.counts()
+        lines = [f"{name}: {n:,}" for name, n in counts.items() if n]
+        if loaded is not None:
+            lines.append(f"generated and loaded in {loaded.seconds:.1f}s")
+        return DemoOutcome(
+            seconds=time.perf_counter() - started,
+            report_path=report,
+            summary_lines=lines,
+            stages=stages,
+        )
+
+    def report(
+        self,
+        path: str | Path | None = None,
+        *,
+        locale: str = DEFAULT_LOCALE,
+        stages: list[str] | None = None,
+    ) -> Path:
+        """Write the HTML overview report (charts work offline). Default: ``report.html``."""
+        from lodestar.reports.html import render_report
+        from lodestar.reports.overview import build_overview
+
+        target = Path(path) if path else self.root / "report.html"
+        overview = build_overview(self.engine)
+        return render_report(target, overview, locale=locale, stages=stages, runs=self.runs(10))
+
     # -- reading ------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Rows per canonical table."""
@@ -242,6 +295,14 @@ class Workspace:
         any_entity(name)
         target = Path(dest) if dest else self.root / "exports" / f"{name}.parquet"
         return self.engine.export_parquet(name, target)
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    seconds: float
+    report_path: Path
+    summary_lines: list[str]
+    stages: list[str]
 
 
 def _env_database_url() -> str | None:

@@ -12,12 +12,13 @@ from lodestar.i18n import t
 
 @command
 def demo(
-    customers: Annotated[int, typer.Option(min=100, help="Customers in the synthetic bank.")] = 100_000,
+    customers: Annotated[
+        int, typer.Option(min=100, help="Customers in the synthetic bank.")
+    ] = 100_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Generate a bank, run every stage that exists, print a summary, write report.html."""
-    from lodestar.demo import run_demo
     from lodestar.workspace import Workspace, default_workspace_path
 
     path = workspace or default_workspace_path()
@@ -25,7 +26,7 @@ def demo(
         loc = locale(ws)
         console().print(t("cli.generate.start", loc, customers=customers, seed=seed))
         with progress_bar(loc) as progress:
-            outcome = run_demo(ws, customers=customers, seed=seed, progress=progress, locale=loc)
+            outcome = ws.demo(customers, seed, progress=progress, locale=loc)
         out = console()
         for line in outcome.summary_lines:
             out.print(line, markup=False)
