@@ -95,7 +95,9 @@ def workspace_state(ws: Workspace) -> dict[str, object]:
     for table in ("ingestion_runs", "consents", "audit_log"):
         state[f"ops.{table}"] = ws.ops.count(table)
     for table in ("customers", "transactions"):
-        state[f"hash.{table}"] = ws.query(f"SELECT hash(list(t ORDER BY t)) FROM {table} t").to_pylist()
+        state[f"hash.{table}"] = ws.query(
+            f"SELECT hash(list(t ORDER BY t)) FROM {table} t"
+        ).to_pylist()
     return state
 
 

@@ -83,7 +83,9 @@ def test_missing_required_column(loaded: Workspace, tmp_path: Path, state_of) ->
     assert "required column 'ts' is missing" in report.render("en")
 
 
-def test_unknown_column_is_reported_with_a_hint(loaded: Workspace, tmp_path: Path, state_of) -> None:
+def test_unknown_column_is_reported_with_a_hint(
+    loaded: Workspace, tmp_path: Path, state_of
+) -> None:
     text = HEADER.strip() + ",branch\n" + GOOD_ROW.format(n=1).strip() + ",B1\n"
     report = _fail(loaded, state_of, "transactions", _write(tmp_path / "t.csv", text))
     _has(report, "unknown_column", column="branch")
@@ -170,7 +172,9 @@ def test_garbled_file(loaded: Workspace, tmp_path: Path, state_of) -> None:
 
     rnd = random.Random(7)
     noise = bytes(rnd.randrange(256) for _ in range(20_000))
-    report = _fail(loaded, state_of, "transactions", _write(tmp_path / "t.csv", HEADER.encode() + noise))
+    report = _fail(
+        loaded, state_of, "transactions", _write(tmp_path / "t.csv", HEADER.encode() + noise)
+    )
     assert not report.ok
     assert report.total >= 1
     # The same bytes claiming to be Parquet or JSON Lines.

@@ -55,7 +55,9 @@ def test_csv_customers_and_transactions(workspace: Workspace, tmp_path: Path) ->
     assert runs[0]["rows_inserted"] == 4
 
 
-def test_reingesting_the_same_file_is_a_no_op(workspace: Workspace, tmp_path: Path, state_of) -> None:
+def test_reingesting_the_same_file_is_a_no_op(
+    workspace: Workspace, tmp_path: Path, state_of
+) -> None:
     path = write(tmp_path, "c.csv", CUSTOMERS)
     workspace.ingest("customers", path)
     before = state_of(workspace)
@@ -72,9 +74,10 @@ def test_changed_dimension_rows_replace_and_repeated_facts_are_skipped(
 ) -> None:
     workspace.ingest("customers", write(tmp_path, "c.csv", CUSTOMERS))
     workspace.ingest("transactions", write(tmp_path, "t.csv", TRANSACTIONS))
-    changed = CUSTOMERS.replace("C002,李四,female", "C002,李四,female").replace(
-        "5k_10k,R2", "20k_50k,R4"
-    ) + "C004,赵六,male,1970-01-01,2024-01-01,,,,\n"
+    changed = (
+        CUSTOMERS.replace("C002,李四,female", "C002,李四,female").replace("5k_10k,R2", "20k_50k,R4")
+        + "C004,赵六,male,1970-01-01,2024-01-01,,,,\n"
+    )
     r = workspace.ingest("customers", write(tmp_path, "c2.csv", changed))
     assert (r.stats["customers"].inserted, r.stats["customers"].updated) == (1, 3)
     c2 = workspace.query("SELECT income_band FROM customers WHERE customer_id = 'C002'")
@@ -174,7 +177,10 @@ def test_mapping_file_for_a_foreign_layout(workspace: Workspace, tmp_path: Path)
         "X2|C002|20240106120000|02|35.5|城西支行\n"
     )
     src = write(tmp_path, "gbk.txt", foreign, encoding="gb18030")
-    mapping = write(tmp_path, "m.yaml", """
+    mapping = write(
+        tmp_path,
+        "m.yaml",
+        """
 kind: transactions
 format: csv
 delimiter: "|"
@@ -188,7 +194,8 @@ columns:
   amount: 金额
   currency: {value: CNY}
 ignore: [网点名称]
-""")
+""",
+    )
     r = workspace.ingest("transactions", src, mapping=mapping)
     assert r.stats["transactions"].inserted == 2
     rows = workspace.query(

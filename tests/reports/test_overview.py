@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_lorenz_curve_is_monotone_and_ends_at_one() -> None:
     rng = np.random.default_rng(1)
     x, y, g = lorenz(rng.pareto(1.2, 10_000))
     assert x[0] == 0 and y[0] == 0 and y[-1] == pytest.approx(1.0)
-    assert all(b >= a for a, b in zip(y, y[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(y))
     assert all(yy <= xx + 1e-12 for xx, yy in zip(x, y, strict=True))
     assert 0.5 < g < 1
 
