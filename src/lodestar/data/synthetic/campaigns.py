@@ -1,0 +1,194 @@
+"""Past randomised campaigns with known, heterogeneous treatment effects.
+
+Each customer in a campaign's audience has a latent response type — persuadable, sure thing,
+lost cause or do-not-disturb — drawn from observable features (age, digital affinity, income,
+holdings, recency), so an uplift model can learn who is moved by contact. Arms are assigned at
+random; outcomes are drawn from the arm's true probability; the truth (p_control, p_treated,
+uplift, type) is written to ``campaign_truth`` so later work can measure how close a targeting
+policy comes to the best possible one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lodestar.data.schema import CAMPAIGN_CONTACTS, CAMPAIGN_TRUTH, PAST_CAMPAIGNS
+from lodestar.data.synthetic.accounts import CATEGORY, Book, P
+from lodestar.data.synthetic.calendar import Calendar, ids, sigmoid, take, timestamps
+from lodestar.data.synthetic.people import Population
+
+TYPES = ("persuadable", "sure_thing", "lost_cause", "do_not_disturb")
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    campaign_id: str
+    name: str
+    objective: str
+    product_id: str
+    channel: str
+    treatments: tuple[str, ...]
+    control_share: float
+    start_offset_days: int  # days before as_of
+    reach: float  # share of the eligible audience included
+    revenue: float  # typical revenue of a conversion, CNY
+
+
+SPECS = (
+    CampaignSpec("CMP2024_CC_ACT", "信用卡激活返现短信", "credit-card activation and first spend",
+                 "CC_STANDARD", "sms", ("sms_cashback",), 0.3, 560, 0.6, 180.0),
+    CampaignSpec("CMP2025_LOAN_PUSH", "消费贷利率优惠推送", "consumer-loan applications",
+                 "LOAN_CONSUMER", "app_push", ("push_rate_discount", "push_plain"), 0.34, 330,
+                 0.5, 1600.0),
+    CampaignSpec("CMP2025_WEALTH_TM", "理财产品电话营销", "fixed-income wealth subscriptions",
+                 "WM_FIXED", "telemarketing", ("telemarketing",), 0.2, 200, 0.4, 900.0),
+    CampaignSpec("CMP2026_SB_WECOM", "普惠小微企业微信触达", "small-business loan drawdowns",
+                 "LOAN_SB", "wecom", ("wecom_manager",), 0.5, 90, 0.8, 2600.0),
+)  # fmt: skip
+
+
+def past_campaigns_table(cal: Calendar) -> pa.Table:
+    rows = []
+    for s in SPECS:
+        start = cal.as_of - timedelta(days=s.start_offset_days)
+        rows.append({
+            "campaign_id": s.campaign_id, "name": s.name, "objective": s.objective,
+            "product_id": s.product_id, "start_date": start,
+            "end_date": start + timedelta(days=30), "randomised": True,
+            "control_share": s.control_share, "channels": s.channel,
+        })  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=PAST_CAMPAIGNS.arrow_schema)
+
+
+def _eligible(spec: CampaignSpec, pop: Population, book: Book, day: int) -> np.ndarray:
+    alive = (pop.join_day <= day) & (pop.churn_day > day)
+    held = book.held
+    if spec.product_id == "CC_STANDARD":
+        return alive & held[:, [P["CC_STANDARD"], P["CC_GOLD"]]].any(axis=1)
+    if spec.product_id == "LOAN_CONSUMER":
+        return alive & pop.app_user & (pop.age >= 22) & (pop.age <= 55)
+    if spec.product_id == "WM_FIXED":
+        return alive & (pop.wealth > 50_000) & (pop.risk_tolerance >= 2)
+    return alive & np.isin(pop.employment, (2, 3)) & pop.has_wecom | (alive & (pop.employment == 3))
+
+
+def _latent(
+    rng: np.random.Generator, spec: CampaignSpec, pop: Population, book: Book, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's latent type and true response probability without contact."""
+    age, dig = pop.age[idx], pop.digital[idx]
+    lw = np.log(pop.wealth[idx] / 1e5 + 1e-9)
+    li = np.log(pop.monthly_income[idx] / 10_000)
+    act = np.log(pop.activity[idx])
+    wealth_held = book.held[idx][:, CATEGORY == "wealth"].any(axis=1)
+    # Scores for each type; the softmax picks one per customer. Coefficients differ by campaign
+    # so uplift models have a different story to learn in each.
+    z_pers = 0.4 + 0.9 * dig + 0.5 * act - 0.02 * np.abs(age - 38)
+    z_sure = -0.6 + 0.8 * act + 0.6 * lw
+    z_lost = -0.1 - 0.7 * act - 0.5 * dig
+    z_dnd = -1.6 + 0.035 * (age - 40) - 0.8 * dig + 0.4 * (pop.satisfaction[idx] < -0.5)
+    if spec.channel == "telemarketing":
+        z_pers += 0.5 * lw - 0.6 * wealth_held
+        z_dnd += 0.8  # phone calls annoy more people
+    if spec.channel == "app_push":
+        z_pers += 0.4 * (pop.credit_risk[idx] > -3.3) - 0.3 * li
+    if spec.channel == "wecom":
+        z_pers += 0.8
+    z = np.stack([z_pers, z_sure, z_lost, z_dnd], axis=1)
+    prob = np.exp(z - z.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    kind = (rng.random(len(idx))[:, None] > np.cumsum(prob, axis=1)).sum(axis=1)
+    kind = np.minimum(kind, 3)
+    base = sigmoid(-3.2 + 0.5 * act + 0.2 * lw)
+    p_control = np.select([kind == 1, kind == 0], [np.clip(base * 6, 0.15, 0.6), base], base * 0.4)
+    return kind, p_control
+
+
+def _treated(
+    rng: np.random.Generator, kind: np.ndarray, p_control: np.ndarray, variant: int
+) -> np.ndarray:
+    """True response probability with contact by treatment ``variant`` (the first is strongest)."""
+    n = len(kind)
+    lift = np.select(
+        [kind == 0, kind == 3],
+        [rng.uniform(0.04, 0.16, n) * (1.0 if variant == 0 else 0.6),
+         -np.minimum(p_control, rng.uniform(0.01, 0.05, n))],
+        rng.normal(0, 0.002, n),
+    )  # fmt: skip
+    return np.clip(p_control + lift, 0, 1)
+
+
+def make_contacts(
+    rng: np.random.Generator, pop: Population, book: Book, cal: Calendar
+) -> tuple[pa.Table, pa.Table]:
+    contacts: list[pa.Table] = []
+    truths: list[pa.Table] = []
+    for c, spec in enumerate(SPECS):
+        start_day = cal.days - 1 - spec.start_offset_days
+        eligible = np.nonzero(_eligible(spec, pop, book, start_day))[0]
+        idx = eligible[rng.random(len(eligible)) < spec.reach]
+        k = len(idx)
+        if k == 0:
+            continue
+        # Random assignment: control, or one of the treatment variants in equal shares.
+        is_control = rng.random(k) < spec.control_share
+        variant = rng.integers(0, len(spec.treatments), k)
+        kind, p0 = _latent(rng, spec, pop, book, idx)
+        treated = [_treated(rng, kind, p0, v) for v in range(len(spec.treatments))]
+        p1 = np.choose(variant, treated)
+        p = np.where(is_control, p0, p1)
+        converted = rng.random(k) < p
+        responded = converted | (rng.random(k) < np.where(is_control, 0.02, 0.12))
+        opted_out = ~converted & ~is_control & (rng.random(k) < 0.01)
+        revenue = np.where(
+            converted, np.round(spec.revenue * np.exp(rng.normal(0, 0.6, k)), 2), 0.0
+        )
+        contacted = cal.sample_times(rng, np.full(k, start_day) + rng.integers(0, 7, k))
+        outcome_at = contacted + (rng.exponential(4, k) * 86_400_000_000).astype(np.int64)
+        outcome = np.select([converted, opted_out, responded], [2, 3, 1], 0)
+        treatment_name = take(spec.treatments, variant)
+        contacts.append(
+            pa.Table.from_arrays(
+                [
+                    ids(f"K{c}", pop.number[idx], 9),
+                    pa.array(np.full(k, spec.campaign_id)),
+                    pop.customer_id.take(pa.array(idx)),
+                    take(("treatment", "control"), is_control.astype(int)),
+                    pc.if_else(pa.array(is_control), pa.scalar(None, pa.string()), treatment_name),
+                    take((spec.channel,), np.zeros(k), mask=is_control),
+                    take((f"OFFER_{spec.product_id}",), np.zeros(k), mask=is_control),
+                    timestamps(contacted),
+                    take(("no_response", "responded", "converted", "opted_out"), outcome),
+                    pa.array(responded),
+                    pa.array(converted),
+                    pa.array(revenue),
+                    timestamps(outcome_at),
+                ],
+                schema=CAMPAIGN_CONTACTS.arrow_schema,
+            )
+        )
+        for v, t1 in enumerate(treated):
+            truths.append(
+                pa.Table.from_arrays(
+                    [
+                        pa.array(np.full(k, spec.campaign_id)),
+                        pop.customer_id.take(pa.array(idx)),
+                        pa.array(np.full(k, spec.treatments[v])),
+                        take(TYPES, kind),
+                        pa.array(p0),
+                        pa.array(t1),
+                        pa.array(t1 - p0),
+                        pa.array(np.full(k, spec.revenue)),
+                    ],
+                    schema=CAMPAIGN_TRUTH.arrow_schema,
+                )
+            )
+    empty_c = CAMPAIGN_CONTACTS.arrow_schema.empty_table()
+    empty_t = CAMPAIGN_TRUTH.arrow_schema.empty_table()
+    return (pa.concat_tables(contacts) if contacts else empty_c,
+            pa.concat_tables(truths) if truths else empty_t)  # fmt: skip
