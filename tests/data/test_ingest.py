@@ -167,6 +167,18 @@ def test_consents_land_in_the_operational_store(workspace: Workspace, tmp_path: 
     ]
     audit = workspace.ops.audit_entries()
     assert audit[0]["action"] == "ingest" and audit[0]["entity"] == "consents"
+    # The operational copy reads back with the right types through SQLAlchemy.
+    import sqlalchemy as sa
+
+    from lodestar.storage.operational_tables import consents as consents_table
+
+    with workspace.ops.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(consents_table).where(consents_table.c.consent_id == "K2")
+        ).mappings().one()
+    assert rows["granted"] is True
+    assert rows["ts"].replace(tzinfo=UTC) == datetime(2024, 2, 1, tzinfo=UTC)
+    assert rows["withdrawn_at"].replace(tzinfo=UTC) == datetime(2024, 3, 1, tzinfo=UTC)
 
 
 def test_mapping_file_for_a_foreign_layout(workspace: Workspace, tmp_path: Path) -> None:

@@ -283,7 +283,8 @@ class Loader:
             for name, files in staged.items():
                 if Store.OPERATIONAL in any_entity(name).stores:
                     for path in files:
-                        self.ops.upsert(conn, name, _rows(path))
+                        for batch in pq.ParquetFile(path).iter_batches(batch_size=500_000):
+                            self.ops.bulk_upsert(conn, name, pa.Table.from_batches([batch]))
             # The analytical commit happens inside the operational transaction: if it fails, the
             # operational rows roll back with it. (If the operational commit itself failed after
             # it, a re-run repairs the state: every write here is an idempotent upsert.)
@@ -324,13 +325,6 @@ class Loader:
             seconds=time.perf_counter() - self.started,
             run_id=run_id,
         )
-
-
-def _rows(path: Path) -> Iterable[dict[str, Any]]:
-    pf = pq.ParquetFile(path)
-    for batch in pf.iter_batches(batch_size=50_000):
-        batch = batch.drop_columns([ROW_COLUMN])
-        yield from batch.to_pylist()
 
 
 def _json(value: Any) -> str:

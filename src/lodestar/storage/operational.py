@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -109,6 +111,44 @@ class OperationalStore:
             written += len(chunk)
         return written
 
+    def bulk_upsert(self, conn: Connection, table: str, data: pa.Table) -> int:
+        """Upsert an Arrow table by primary key: the fast path for millions of rows.
+
+        PostgreSQL: COPY into a temporary table, then one INSERT ... ON CONFLICT. SQLite: one
+        prepared statement over tuples (timestamps as the text SQLAlchemy itself stores).
+        """
+        t = metadata.tables[table]
+        columns = [c.name for c in t.columns]
+        key = [c.name for c in t.primary_key.columns]
+        data = data.select(columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+        col_list = ", ".join(columns)
+        if self.dialect == "postgresql":
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None
+            with dbapi.cursor() as cur:
+                cur.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS _load_{table} "
+                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+                )
+                cur.execute(f"TRUNCATE _load_{table}")
+                with cur.copy(f"COPY _load_{table} ({col_list}) FROM STDIN") as copy:
+                    for batch in data.to_batches(max_chunksize=50_000):
+                        for row in zip(*(col.to_pylist() for col in batch.columns), strict=True):
+                            copy.write_row(row)
+                cur.execute(
+                    f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM _load_{table} "
+                    f"{conflict}"
+                )
+            return data.num_rows
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({col_list}) VALUES ({marks}) {conflict}"
+        for batch in data.to_batches(max_chunksize=50_000):
+            cols = [_sqlite_values(col) for col in batch.columns]
+            conn.exec_driver_sql(sql, list(zip(*cols, strict=True)))
+        return data.num_rows
+
     def find_run(self, fingerprint: str) -> dict[str, Any] | None:
         """The latest successful ingestion run with this fingerprint, if any."""
         q = (
@@ -163,6 +203,15 @@ class OperationalStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _sqlite_values(col: pa.Array) -> list[Any]:
+    if pa.types.is_timestamp(col.type):
+        # SQLAlchemy's SQLite DateTime format; Arrow prints the microseconds after %S.
+        col = pc.strftime(col.cast(pa.timestamp("us", tz="UTC")), format="%Y-%m-%d %H:%M:%S")
+    elif pa.types.is_boolean(col.type):
+        col = col.cast(pa.int8())
+    return col.to_pylist()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

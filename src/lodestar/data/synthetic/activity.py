@@ -250,7 +250,7 @@ def make_events(
                 pa.array(anonymous),
                 pa.scalar(None, pa.string()),
                 pop.customer_id.take(pa.array(owner)),
-            ),  # fmt: skip
+            ),
             pc.if_else(pa.array(anonymous), device, pa.scalar(None, pa.string())),
             take(PLATFORMS, platform),
             take(EVENT_NAMES, all_name),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lodestar.data.schema import CUSTOMERS
 from lodestar.data.synthetic.calendar import Calendar, ids, sigmoid, take
@@ -137,9 +138,8 @@ def make_people(rng: np.random.Generator, first_number: int, n: int, cal: Calend
     band_labels = np.where(rng.random(n) < 0.04, "unknown", band_labels)
 
     names = _names(rng, n)
-    phones = _phones(rng, n)
+    phones = _phones(rng, number)
     id_numbers = _id_numbers(rng, place, birth)
-    emails = _join(["u", number.astype(str), np.array(["@example.cn"] * n)])
     kyc = take(("verified", "expired", "pending"),
                rng.choice(3, n, p=[0.95, 0.035, 0.015]))  # fmt: skip
     kyc_days = np.clip(join_day + rng.integers(0, 2000, n), None, cal.days - 1)
@@ -170,13 +170,13 @@ def make_people(rng: np.random.Generator, first_number: int, n: int, cal: Calend
                 np.where(band_labels == "unknown", np.nan, np.round(monthly_income * 12, -2)),
                 pa.float64(),
                 from_pandas=True,
-            ),  # fmt: skip
+            ),
             take(("single", "married", "divorced", "widowed"), _marital(rng, age)),
             take(("primary", "secondary", "tertiary", "postgraduate"), education),
             pa.array(phones),
-            pa.array(np.where(has_email, emails, None)),
-            pa.array(np.where(has_wecom, _join(["wm", number.astype(str)]), None)),
-            pa.array(np.where(app_user, _join(["app", number.astype(str)]), None)),
+            _masked(pc.binary_join_element_wise(ids("u", number, 1), "@example.cn", ""), has_email),
+            _masked(ids("wm", number, 1), has_wecom),
+            _masked(ids("app", number, 1), app_user),
             take(zones, place),
             take(ACQUISITION, acq),
             take(("active", "dormant", "closed"), status_idx),
@@ -184,7 +184,7 @@ def make_people(rng: np.random.Generator, first_number: int, n: int, cal: Calend
                 np.where(closed, closed_date.astype("datetime64[D]"), np.datetime64("NaT")),
                 pa.date32(),
                 from_pandas=True,
-            ),  # fmt: skip
+            ),
             pa.nulls(n, pa.string()),
         ],
         schema=CUSTOMERS.arrow_schema,
@@ -196,6 +196,10 @@ def make_people(rng: np.random.Generator, first_number: int, n: int, cal: Calend
         has_wecom=has_wecom, wealth=wealth, activity=activity, credit_risk=credit_risk,
         satisfaction=satisfaction, table=table,
     )  # fmt: skip
+
+
+def _masked(values: pa.Array, keep: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(keep), values, pa.scalar(None, pa.string()))
 
 
 def _join(parts: list[np.ndarray]) -> np.ndarray:
@@ -213,10 +217,12 @@ def _names(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.where(two, _join([s, g1, g2]), _join([s, g1]))
 
 
-def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
-    second = rng.choice(np.array(list("3456789")), n)
-    rest = np.char.zfill(rng.integers(0, 1_000_000_000, n).astype(str), 9)
-    return _join([np.array(["1"] * n), second, rest])
+def _phones(rng: np.random.Generator, number: np.ndarray) -> np.ndarray:
+    """Mobile numbers, unique per customer: the last nine digits are a bijective scramble of
+    the customer number (a multiplier coprime with 10^9), so no two customers share one."""
+    second = rng.choice(np.array(list("3456789")), len(number))
+    rest = (number * 387_420_489 + 123_456_789) % 1_000_000_000
+    return _join([np.array(["1"] * len(number)), second, np.char.zfill(rest.astype(str), 9)])
 
 
 def _id_numbers(rng: np.random.Generator, place: np.ndarray, birth: np.ndarray) -> np.ndarray:

@@ -115,7 +115,7 @@ def make_surveys(rng: np.random.Generator, pop: Population, cal: Calendar) -> pa
                     take(
                         TOUCHPOINTS,
                         rng.choice(len(TOUCHPOINTS), k, p=[0.4, 0.2, 0.15, 0.1, 0.1, 0.05]),
-                    ),  # fmt: skip
+                    ),
                     take(STAGES, rng.integers(0, len(STAGES), k)),
                     timestamps(cal.sample_times(rng, day)),
                     take(texts, pick, mask=rng.random(k) < 0.55),
@@ -152,7 +152,7 @@ def make_complaints(rng: np.random.Generator, pop: Population, cal: Calendar) ->
             take(
                 ("call_center", "app", "branch", "wecom", "web"),
                 rng.choice(5, k, p=[0.45, 0.2, 0.2, 0.1, 0.05]),
-            ),  # fmt: skip
+            ),
             take(cats, cat),
             pa.nulls(k, pa.string()),
             take(("low", "medium", "high"), rng.choice(3, k, p=[0.5, 0.38, 0.12])),
@@ -162,7 +162,7 @@ def make_complaints(rng: np.random.Generator, pop: Population, cal: Calendar) ->
                 pa.array(resolved),
                 timestamps(resolved_at),
                 pa.scalar(None, pa.timestamp("us", tz="UTC")),
-            ),  # fmt: skip
+            ),
         ],
         schema=COMPLAINTS.arrow_schema,
     )
