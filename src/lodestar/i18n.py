@@ -101,6 +101,13 @@ _EN: dict[str, str] = {
     "cli.error": "Error",
     "cli.report.saved": "Report written to {path}",
     "cli.demo.done": "Demo finished in {seconds:.0f}s. Open {report}",
+    "cli.demo.title": "The bank at a glance",
+    "cli.demo.figure": "figure",
+    "cli.demo.value": "value",
+    "cli.demo.top20": "balances held by the top 20% of customers",
+    "cli.demo.gini": "Gini of balances",
+    "cli.demo.funnel": "lending funnel: register -> drawdown",
+    "cli.demo.uplift": "{campaign}: observed / true uplift",
 }
 
 _ZH: dict[str, str] = {
@@ -181,6 +188,13 @@ _ZH: dict[str, str] = {
     "cli.error": "错误",
     "cli.report.saved": "报告已写入 {path}",
     "cli.demo.done": "演示完成，用时 {seconds:.0f} 秒。请打开 {report}",
+    "cli.demo.title": "银行概览",
+    "cli.demo.figure": "指标",
+    "cli.demo.value": "数值",
+    "cli.demo.top20": "前 20% 客户持有的余额占比",
+    "cli.demo.gini": "余额基尼系数",
+    "cli.demo.funnel": "信贷漏斗：注册 -> 提款 转化率",
+    "cli.demo.uplift": "{campaign}：观测增量 / 真实增量",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": _EN, "zh-CN": _ZH}

@@ -41,6 +41,8 @@ from lodestar.storage.operational import OperationalStore, sqlite_url
 if TYPE_CHECKING:
     from datetime import date
 
+    from lodestar.reports.overview import Overview
+
 
 def default_workspace_path() -> Path:
     """``LODESTAR_WORKSPACE``, else ``./lodestar-workspace``."""
@@ -245,17 +247,21 @@ class Workspace:
         else:
             loaded = self.generate(customers, seed, progress=progress)
         stages.append("generate")
-        report = self.report(locale=locale, stages=[*stages, "report"])
+        from lodestar.reports.html import render_report
+        from lodestar.reports.overview import build_overview
+
+        overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
-        counts = self.counts()
-        lines = [f"{name}: {n:,}" for name, n in counts.items() if n]
-        if loaded is not None:
-            lines.append(f"generated and loaded in {loaded.seconds:.1f}s")
+        report = render_report(
+            self.root / "report.html", overview, locale=locale, stages=stages, runs=self.runs(10)
+        )
         return DemoOutcome(
             seconds=time.perf_counter() - started,
             report_path=report,
-            summary_lines=lines,
+            counts=self.counts(),
+            overview=overview,
             stages=stages,
+            load_seconds=loaded.seconds if loaded is not None else None,
         )
 
     def report(
@@ -270,7 +276,7 @@ class Workspace:
         from lodestar.reports.overview import build_overview
 
         target = Path(path) if path else self.root / "report.html"
-        overview = build_overview(self.engine)
+        overview = build_overview(self.engine, self.config.default_time_zone)
         return render_report(target, overview, locale=locale, stages=stages, runs=self.runs(10))
 
     # -- reading ------------------------------------------------------------------------------
@@ -301,8 +307,10 @@ class Workspace:
 class DemoOutcome:
     seconds: float
     report_path: Path
-    summary_lines: list[str]
+    counts: dict[str, int]
+    overview: Overview
     stages: list[str]
+    load_seconds: float | None
 
 
 def _env_database_url() -> str | None:

@@ -173,9 +173,11 @@ def test_consents_land_in_the_operational_store(workspace: Workspace, tmp_path: 
     from lodestar.storage.operational_tables import consents as consents_table
 
     with workspace.ops.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(consents_table).where(consents_table.c.consent_id == "K2")
-        ).mappings().one()
+        rows = (
+            conn.execute(sa.select(consents_table).where(consents_table.c.consent_id == "K2"))
+            .mappings()
+            .one()
+        )
     assert rows["granted"] is True
     assert rows["ts"].replace(tzinfo=UTC) == datetime(2024, 2, 1, tzinfo=UTC)
     assert rows["withdrawn_at"].replace(tzinfo=UTC) == datetime(2024, 3, 1, tzinfo=UTC)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lodestar.cli.main import WorkspaceOption, command, console, handled, locale, progress_bar
 from lodestar.i18n import t
+
+if TYPE_CHECKING:
+    from lodestar.workspace import DemoOutcome
 
 
 @command
@@ -27,7 +30,34 @@ def demo(
         console().print(t("cli.generate.start", loc, customers=customers, seed=seed))
         with progress_bar(loc) as progress:
             outcome = ws.demo(customers, seed, progress=progress, locale=loc)
-        out = console()
-        for line in outcome.summary_lines:
-            out.print(line, markup=False)
-        out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))
+        print_summary(outcome, loc)
+
+
+def print_summary(outcome: DemoOutcome, loc: str) -> None:
+    """The few figures a banker would look at first, then where the full report is."""
+    from rich.table import Table
+
+    out = console()
+    ov = outcome.overview
+    table = Table(
+        t("cli.demo.figure", loc), t("cli.demo.value", loc), title=t("cli.demo.title", loc)
+    )
+    for name in ("customers", "holdings", "transactions", "events", "consents",
+                 "campaign_contacts"):  # fmt: skip
+        table.add_row(name, f"{outcome.counts.get(name, 0):,}")
+    if ov.concentration:
+        table.add_row(t("cli.demo.top20", loc), f"{ov.concentration.top20_share:.1%}")
+        table.add_row(t("cli.demo.gini", loc), f"{ov.concentration.gini:.3f}")
+    funnel = dict(ov.funnel)
+    if funnel.get("register"):
+        table.add_row(t("cli.demo.funnel", loc), f"{funnel['drawdown'] / funnel['register']:.1%}")
+    for c in ov.campaigns:
+        truth = "" if c.get("true_uplift") is None else f" / {c['true_uplift']:+.2%}"
+        table.add_row(
+            t("cli.demo.uplift", loc, campaign=c["campaign_id"]),
+            f"{c['observed_uplift']:+.2%}{truth}",
+        )
+    if ov.nps:
+        table.add_row("NPS", f"{ov.nps['nps']:.1f}")
+    out.print(table)
+    out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from lodestar.data.schema import INCOME_BANDS
 from lodestar.storage.analytical import AnalyticalEngine
 
 FUNNEL_STEPS = (
@@ -75,7 +76,16 @@ def _rows(engine: AnalyticalEngine, sql: str) -> list[dict[str, Any]]:
     return engine.query(sql).to_pylist()
 
 
-def build_overview(engine: AnalyticalEngine) -> Overview:
+def _offset_minutes(time_zone: str, on: date | None) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.combine(on or date.today(), datetime.min.time())
+    offset = ZoneInfo(time_zone).utcoffset(moment)
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def build_overview(engine: AnalyticalEngine, time_zone: str = "Asia/Shanghai") -> Overview:
     as_of = engine.scalar("SELECT max(ts)::DATE FROM transactions")
     ov = Overview(as_of=as_of)
     anchor = f"DATE '{as_of}'" if as_of else "current_date"
@@ -120,13 +130,11 @@ def build_overview(engine: AnalyticalEngine) -> Overview:
             """,
         )
     ]
-    ov.income_bands = [
-        (r["income_band"] or "unknown", r["n"])
-        for r in _rows(
-            engine,
-            "SELECT income_band, count(*) AS n FROM customers GROUP BY 1 ORDER BY 1",
-        )
-    ]
+    income = {
+        (r["income_band"] or "unknown"): r["n"]
+        for r in _rows(engine, "SELECT income_band, count(*) AS n FROM customers GROUP BY 1")
+    }
+    ov.income_bands = [(b, income[b]) for b in INCOME_BANDS if b in income]
     ov.holdings_by_category = [
         (r["category"], r["n"], float(r["balance"] or 0))
         for r in _rows(
@@ -163,12 +171,16 @@ def build_overview(engine: AnalyticalEngine) -> Overview:
             lorenz_x=x,
             lorenz_y=y,
         )
+    # Months are counted in the bank's local time (DuckDB here has no time-zone database, so
+    # the zone's offset at the as-of date is applied).
+    offset_minutes = _offset_minutes(time_zone, as_of)
     ov.monthly = [
         (r["month"], r["n"], float(r["amount"] or 0))
         for r in _rows(
             engine,
-            """
-            SELECT date_trunc('month', ts)::DATE AS month, count(*) AS n, sum(amount) AS amount
+            f"""
+            SELECT date_trunc('month', ts + INTERVAL {offset_minutes} MINUTE)::DATE AS month,
+                   count(*) AS n, sum(amount) AS amount
             FROM transactions GROUP BY 1 ORDER BY 1
             """,
         )

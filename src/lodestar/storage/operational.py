@@ -125,8 +125,7 @@ class OperationalStore:
         conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
         col_list = ", ".join(columns)
         if self.dialect == "postgresql":
-            dbapi = conn.connection.dbapi_connection
-            assert dbapi is not None
+            dbapi: Any = conn.connection.dbapi_connection  # a psycopg 3 connection
             with dbapi.cursor() as cur:
                 cur.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS _load_{table} "

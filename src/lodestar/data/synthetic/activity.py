@@ -51,6 +51,25 @@ def _within(owner: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.arange(len(owner)) - starts[owner]
 
 
+def _monthly(
+    cal: Calendar, lo: np.ndarray, hi: np.ndarray, who: np.ndarray, day_of_month: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One row per customer in ``who`` per calendar month whose ``day_of_month`` falls inside
+    the customer's active window: (owner, day index)."""
+    months = np.arange(
+        np.datetime64(cal.start, "M"), np.datetime64(cal.as_of, "M") + 1, dtype="datetime64[M]"
+    )
+    days = (months.astype("datetime64[D]") + (day_of_month - 1) - np.datetime64(cal.start)).astype(
+        int
+    )
+    days = days[(days >= 0) & (days < cal.days)]
+    first = np.searchsorted(days, lo, side="left")
+    last = np.searchsorted(days, hi, side="right")
+    counts = np.where(who, np.maximum(last - first, 0), 0)
+    owner = _expand(counts)
+    return owner, days[first[owner] + _within(owner, counts)]
+
+
 def make_transactions(
     rng: np.random.Generator, pop: Population, book: Book, cal: Calendar
 ) -> pa.Table:
@@ -92,13 +111,10 @@ def make_transactions(
     a, b = cal.cdf[lo[owner]], cal.cdf[hi[owner] + 1]
     day = np.clip(np.searchsorted(cal.cdf, a + u * (b - a), side="right") - 1, lo[owner], hi[owner])
 
-    # Monthly salary credits and loan repayments.
-    n_sal = np.where(salaried, months.astype(int), 0)
-    sal_owner = _expand(n_sal)
-    sal_day = np.minimum(lo[sal_owner] + 10 + _within(sal_owner, n_sal) * 30, hi[sal_owner])
-    n_rep = np.where(has_loan, months.astype(int), 0)
-    rep_owner = _expand(n_rep)
-    rep_day = np.minimum(lo[rep_owner] + 20 + _within(rep_owner, n_rep) * 30, hi[rep_owner])
+    # Monthly salary credits (around the 10th) and loan repayments (the 20th), by the calendar.
+    sal_owner, sal_day = _monthly(cal, lo, hi, salaried, 10)
+    sal_day = np.minimum(sal_day + rng.integers(0, 3, len(sal_day)), hi[sal_owner])
+    rep_owner, rep_day = _monthly(cal, lo, hi, has_loan, 20)
 
     kinds = (*kinds, "salary", "loan_repayment")
     code = {k: i for i, k in enumerate(kinds)}
