@@ -4,6 +4,7 @@ stages rely on (80/20 value, funnel drop-off, consents, randomised campaigns wit
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import numpy as np
@@ -106,7 +107,7 @@ def test_lending_funnel_drops_at_every_step(bank: dict[str, pa.Table]) -> None:
         len(set(e.filter(pc.equal(e["event_name"], step))["customer_id"].to_pylist()))
         for step in FUNNEL_STEPS
     ]
-    assert all(a > b > 0 for a, b in zip(reached, reached[1:], strict=False)), reached
+    assert all(a > b > 0 for a, b in itertools.pairwise(reached)), reached
 
 
 def test_anonymous_events_belong_to_known_devices(bank: dict[str, pa.Table]) -> None:
