@@ -8,6 +8,8 @@ the leading indicators a churn model should find.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,7 +54,7 @@ def _within(owner: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def _monthly(
-    cal: Calendar, lo: np.ndarray, hi: np.ndarray, who: np.ndarray, day_of_month: int
+    cal: Calendar, lo: np.ndarray, hi: np.ndarray, who: Any, day_of_month: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """One row per customer in ``who`` per calendar month whose ``day_of_month`` falls inside
     the customer's active window: (owner, day index)."""
@@ -112,7 +114,7 @@ def make_transactions(
     day = np.clip(np.searchsorted(cal.cdf, a + u * (b - a), side="right") - 1, lo[owner], hi[owner])
 
     # Monthly salary credits (around the 10th) and loan repayments (the 20th), by the calendar.
-    sal_owner, sal_day = _monthly(cal, lo, hi, salaried, 10)
+    sal_owner, sal_day = _monthly(cal, lo, hi, np.asarray(salaried, dtype=bool), 10)
     sal_day = np.minimum(sal_day + rng.integers(0, 3, len(sal_day)), hi[sal_owner])
     rep_owner, rep_day = _monthly(cal, lo, hi, has_loan, 20)
 
