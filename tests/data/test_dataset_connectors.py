@@ -65,7 +65,7 @@ def test_hillstrom_reproduces_the_published_arm_statistics(shared_data: Path) ->
                 ("converted", "mean"),
                 ("revenue", "mean"),
             ]
-        )  # fmt: skip
+        )
         .to_pylist()
     }
     assert stats["mens_email"]["contact_id_count"] == 21_307
@@ -123,7 +123,7 @@ def test_bank_additional_layout_is_detected(tmp_path: Path) -> None:
 
 
 def test_wrong_or_missing_files_are_refused(shared_data: Path, tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="not the UCI bank-marketing|missing column"):
+    with pytest.raises(DatasetError, match=r"not the UCI bank-marketing|missing column"):
         list(get_connector("bank-marketing").read(shared_data / "cdnow" / "CDNOW_master.txt"))
     with pytest.raises(DatasetError, match="none of"):
         list(get_connector("hillstrom").read(shared_data / "cdnow"))
