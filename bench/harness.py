@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -72,15 +71,13 @@ def run_child(argv: list[str]) -> tuple[float, float, dict[str, Any]]:
         env=env,
         cwd=ROOT,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
+    out, err = proc.communicate()
     seconds = time.perf_counter() - started
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"bench task {argv} failed with exit {code}:\n{err[-3000:]}")
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench task {argv} failed with exit {proc.returncode}:\n{err[-3000:]}")
     answer = json.loads(out.strip().splitlines()[-1])
-    return seconds, usage.ru_maxrss / 1024, answer
+    peak_kb = answer.pop("_peak_kb")
+    return seconds, peak_kb / 1024, answer
 
 
 def run_scenario(scenario: Scenario, scale: int, repeat: int, work: Path) -> list[Measurement]:
@@ -144,7 +141,3 @@ def render(scenario: Scenario, scale: int, results: list[Measurement]) -> str:
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {sys.version.split()[0]}"
-
-
-def children_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -146,6 +146,15 @@ TASKS = {
     "prepare-csv": prepare_csv,
 }
 
+
+def _peak_kb() -> int:
+    """This process's resident high-water mark. (A forked child's ru_maxrss starts from its
+    parent's size, so the harness asks the child itself.)"""
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmHWM")).split()[1])
+
+
 if __name__ == "__main__":
     name, *args = sys.argv[1:]
-    print(json.dumps(TASKS[name](*args), default=str))
+    answer = TASKS[name](*args)
+    print(json.dumps({**answer, "_peak_kb": _peak_kb()}, default=str))

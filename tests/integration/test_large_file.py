@@ -4,7 +4,6 @@ and an error in its last row still means nothing is written."""
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -42,20 +41,32 @@ def _big_csv(path: Path, rows: int, bad_last_row: bool) -> int:
     return path.stat().st_size
 
 
-def _run_ingest(ws_path: Path, path: Path) -> tuple[int, str, int]:
-    """Run `lodestar ingest` in a child process; return exit code, stderr, peak RSS bytes."""
+# The child reports its own high-water mark (VmHWM) on exit. ru_maxrss from wait4 would not do:
+# a forked child's counter starts from the parent's resident size (here, pytest's).
+LAUNCHER = """
+import atexit, sys
+target = sys.argv[1]
+def report():
+    with open(target, "w") as out:
+        out.write(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")))
+atexit.register(report)
+sys.argv = ["lodestar", *sys.argv[2:]]
+from lodestar.cli.main import main
+main()
+"""
+
+
+def _run_ingest(ws_path: Path, path: Path, log: Path) -> tuple[int, str, int]:
+    """Run `lodestar ingest` in a child process; return exit code, output, its peak RSS."""
     env = {**os.environ, "LODESTAR_LANG": "en"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lodestar", "ingest", "transactions", str(path), "-w", str(ws_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    out, err = proc.communicate(timeout=600)
-    # The largest peak RSS among this test process's reaped children (only ingest runs here).
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return proc.returncode, out + err, peak
+    hwm = log.with_suffix(".hwm")
+    proc = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, str(hwm), "ingest", "transactions", str(path),
+         "-w", str(ws_path)],
+        capture_output=True, text=True, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    peak_kb = int(hwm.read_text().split()[1])
+    return proc.returncode, proc.stdout + proc.stderr, peak_kb * 1024
 
 
 @pytest.fixture
@@ -76,7 +87,7 @@ def test_file_larger_than_the_memory_budget(small_memory_workspace: Path, tmp_pa
     bad = tmp_path / "bad.csv"
     size = _big_csv(bad, ROWS, bad_last_row=True)
     assert size > 500 << 20
-    code, output, peak = _run_ingest(small_memory_workspace, bad)
+    code, output, peak = _run_ingest(small_memory_workspace, bad, tmp_path / "bad.log")
     assert code == 2, output
     assert f"line {ROWS + 1}, column 'type': value 'teleport'" in output
     assert peak < size, f"peak RSS {peak >> 20} MB for a {size >> 20} MB file"
@@ -85,7 +96,7 @@ def test_file_larger_than_the_memory_budget(small_memory_workspace: Path, tmp_pa
 
     good = tmp_path / "good.csv"
     _big_csv(good, ROWS, bad_last_row=False)
-    code, output, peak = _run_ingest(small_memory_workspace, good)
+    code, output, peak = _run_ingest(small_memory_workspace, good, tmp_path / "good.log")
     assert code == 0, output
     assert peak < size, f"peak RSS {peak >> 20} MB for a {size >> 20} MB file"
     with Workspace.open(small_memory_workspace) as ws:
