@@ -43,8 +43,12 @@ FALSE_WORDS = ("false", "f", "no", "n", "0", "否", "假")
 _INT_RE = r"^[+-]?\d+(\.0*)?$"
 _FLOAT_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
-_TS_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
-_TS_OFFSET_RE = r"(Z|[+-]\d{2}:?\d{2})$"
+_TS_RE = (
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
+)
+_TIME = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+# An offset only counts after a time of day: a bare date's "-30" is the day, not a zone.
+_TS_OFFSET_RE = r"^\d{4}-\d{2}-\d{2}" + _TIME + r"\s*(Z|[+-]\d{2}(:?\d{2})?)$"
 
 
 @dataclass(frozen=True)
@@ -316,7 +320,13 @@ class _Column:
         with_offset = pc.and_(ok, pc.match_substring_regex(stripped, _TS_OFFSET_RE))
         naive = pc.and_(ok, pc.invert(with_offset))
         # "2026-05-01T09:30:00 +08:00" -> drop the space Arrow does not accept before offsets.
-        norm = pc.replace_substring_regex(stripped, r"\s+(Z|[+-]\d{2}:?\d{2})$", r"\1")
+        norm = pc.replace_substring_regex(
+            stripped, r"^(\d{4}-\d{2}-\d{2}" + _TIME + r")\s+(Z|[+-]\d{2}(:?\d{2})?)$", r"\1\4"
+        )
+        # "+08" (hours only, as PostgreSQL and DuckDB print offsets) -> "+08:00".
+        norm = pc.replace_substring_regex(
+            norm, r"^(\d{4}-\d{2}-\d{2}" + _TIME + r")([+-]\d{2})$", r"\1\4:00"
+        )
         # A bare date is midnight.
         norm = pc.replace_substring_regex(norm, r"^(\d{4}-\d{2}-\d{2})$", r"\1T00:00:00")
         utc = pa.timestamp("us", tz="UTC")
