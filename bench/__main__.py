@@ -45,7 +45,7 @@ def scenarios(scale: int) -> dict[str, Scenario]:
         ),
         "ingest": Scenario(
             name="ingest",
-            description="CSV customers + transactions into an analytical store",
+            description="CSV products, customers, holdings, transactions into an analytical store",
             prepare=_prepare_csv,
             contenders=[
                 Contender(

@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 
+#: What the ingestion race loads, parents first (transactions reference accounts).
+TABLES = ("products", "customers", "holdings", "transactions")
+
+
 def _fresh(path: str) -> Path:
     p = Path(path)
     shutil.rmtree(p, ignore_errors=True)
@@ -50,12 +54,12 @@ def parquet_generate(customers: str, scratch: str) -> dict[str, Any]:
 
 # -- ingestion ----------------------------------------------------------------------------------
 def lodestar_ingest(data: str, scratch: str) -> dict[str, Any]:
-    """`lodestar ingest` of customers then transactions CSV: typed, validated, atomic."""
+    """`lodestar ingest` of the CSVs: typed, validated (references too), atomic."""
     from lodestar.workspace import Workspace
 
     with Workspace.init(_fresh(scratch) / "ws") as ws:
-        ws.ingest("customers", Path(data) / "customers.csv")
-        ws.ingest("transactions", Path(data) / "transactions.csv")
+        for name in TABLES:
+            ws.ingest(name, Path(data) / f"{name}.csv")
         return _answer_duckdb(ws.engine.query)
 
 
@@ -69,7 +73,7 @@ def duckdb_ingest(data: str, scratch: str) -> dict[str, Any]:
     import duckdb
 
     con = duckdb.connect(str(_fresh(scratch) / "peer.duckdb"))
-    for name in ("customers", "transactions"):
+    for name in TABLES:
         con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{Path(data) / name}.csv')")
     answer = _answer_duckdb(lambda sql: con.sql(sql).to_arrow_table())
     con.close()
@@ -81,7 +85,7 @@ def polars_ingest(data: str, scratch: str) -> dict[str, Any]:
     import polars as pl
 
     out = _fresh(scratch)
-    for name in ("customers", "transactions"):
+    for name in TABLES:
         frame = pl.scan_csv(Path(data) / f"{name}.csv", try_parse_dates=True)
         frame.sink_parquet(out / f"{name}.parquet")
     tx = pl.scan_parquet(out / "transactions.parquet")
@@ -97,7 +101,7 @@ def pandas_ingest(data: str, scratch: str) -> dict[str, Any]:
 
     out = _fresh(scratch)
     n, total = 0, 0.0
-    for name in ("customers", "transactions"):
+    for name in TABLES:
         writer = None
         for chunk in pd.read_csv(Path(data) / f"{name}.csv", chunksize=500_000):
             table = pa.Table.from_pandas(chunk, preserve_index=False)
@@ -126,7 +130,7 @@ def prepare_csv(customers: str, out: str) -> dict[str, Any]:
         ws.generate(int(customers), seed=11)
         ws.engine.close()
         con = duckdb.connect(str(ws.root / "analytics.duckdb"), read_only=True)
-        for name in ("customers", "transactions"):
+        for name in TABLES:
             con.execute(
                 f"COPY (SELECT * FROM {name}) TO '{target / name}.csv' (HEADER, DELIMITER ',')"
             )
