@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-
 #: What the ingestion race loads, parents first (transactions reference accounts).
 TABLES = ("products", "customers", "holdings", "transactions")
 
