@@ -1,0 +1,126 @@
+"""The `lodestar` command: exit codes, messages in both languages, workspace selection."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import lodestar.cli.data_commands
+import lodestar.cli.demo_command  # noqa: F401  (registers the commands)
+from lodestar.cli.main import app, state
+
+CUSTOMERS = "customer_id,join_date,phone\nC1,2020-01-01,13800000001\nC2,2021-01-01,\n"
+BAD = "transaction_id,customer_id,ts,type,amount\nT1,C1,2024-01-01T00:00:00Z,fee,ten\n"
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("LODESTAR_LANG", raising=False)
+    monkeypatch.delenv("LODESTAR_WORKSPACE", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None):
+        state.lang = None  # each invocation starts from the defaults
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    (tmp_path / "c.csv").write_text(CUSTOMERS, encoding="utf-8")
+    (tmp_path / "bad.csv").write_text(BAD, encoding="utf-8")
+    return {"customers": tmp_path / "c.csv", "bad": tmp_path / "bad.csv"}
+
+
+def test_init_ingest_status(run, tmp_path: Path, files) -> None:
+    ws = str(tmp_path / "ws")
+    assert run("init", ws).exit_code == 0
+    result = run("--lang", "en", "ingest", "customers", str(files["customers"]), "-w", ws)
+    assert result.exit_code == 0, result.output
+    assert "customers: 2 rows (2 new" in result.output
+    again = run("--lang", "en", "ingest", "customers", str(files["customers"]), "-w", ws)
+    assert "already loaded" in again.output
+    status = run("status", "-w", ws)
+    assert status.exit_code == 0 and "customers" in status.output
+
+
+def test_bad_file_exits_2_with_the_report_in_both_languages(run, tmp_path: Path, files) -> None:
+    ws = str(tmp_path / "ws")
+    run("init", ws)
+    run("ingest", "customers", str(files["customers"]), "-w", ws)
+    zh = run("ingest", "transactions", str(files["bad"]), "-w", ws)
+    assert zh.exit_code == 2
+    assert "第 2 行" in zh.output and "'amount'" in zh.output and "应为数字" in zh.output
+    en = run("ingest", "transactions", str(files["bad"]), "-w", ws, env={"LODESTAR_LANG": "en"})
+    assert en.exit_code == 2
+    assert "line 2, column 'amount': value 'ten': expected a number [type]" in en.output
+    report = tmp_path / "report.json"
+    out = run("--lang", "en", "ingest", "transactions", str(files["bad"]), "-w", ws,
+              "--report", str(report))  # fmt: skip
+    assert out.exit_code == 2
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["counts"] == {"type": 1}
+    assert data["problems"][0]["line"] == 2
+
+
+def test_errors_exit_1_with_a_hint(run, tmp_path: Path, files) -> None:
+    missing = run("--lang", "en", "status", "-w", str(tmp_path / "nowhere"))
+    assert missing.exit_code == 1 and "lodestar init" in missing.output
+    ws = str(tmp_path / "ws")
+    run("init", ws)
+    unknown = run("--lang", "en", "ingest", "customerz", str(files["customers"]), "-w", ws)
+    assert unknown.exit_code == 1 and "choose one of: customers" in unknown.output
+    bad_sql = run("sql", "SELECT * FROM nope", "-w", ws)
+    assert bad_sql.exit_code == 1
+
+
+def test_workspace_from_the_environment(run, tmp_path: Path, files) -> None:
+    ws = tmp_path / "envws"
+    run("init", str(ws))
+    result = run("ingest", "customers", str(files["customers"]),
+                 env={"LODESTAR_WORKSPACE": str(ws), "LODESTAR_LANG": "en"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = run("sql", "SELECT count(*) AS n FROM customers", env={"LODESTAR_WORKSPACE": str(ws)})
+    assert "2" in out.output
+
+
+def test_schema_export_and_datasets(run, tmp_path: Path, files) -> None:
+    assert "transaction_id" in run("schema", "transactions").output
+    md = run("schema", "--markdown").output
+    assert md.startswith("## `customers`") and "| `phone` | string |" in md
+    ws = str(tmp_path / "ws")
+    run("init", ws)
+    run("ingest", "customers", str(files["customers"]), "-w", ws)
+    target = tmp_path / "c.parquet"
+    assert run("export", "customers", "-o", str(target), "-w", ws).exit_code == 0
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(target).num_rows == 2
+    assert "hillstrom" in run("datasets").output
+
+
+def test_generate_and_demo_small(run, tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    result = run("--lang", "en", "demo", "--customers", "1500", "-w", ws)
+    assert result.exit_code == 0, result.output
+    assert "Demo finished" in result.output and "observed / true uplift" in result.output
+    assert (tmp_path / "ws" / "report.html").stat().st_size > 1_000_000  # plotly.js inlined
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "lodestar", "--help"], capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert done.returncode == 0 and "import-dataset" in done.stdout
+
+
+def test_docs_data_model_is_up_to_date() -> None:
+    from lodestar.data.schema import to_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "data-model.md").read_text()
+    assert to_markdown() in doc, "regenerate docs/data-model.md: lodestar schema --markdown"
