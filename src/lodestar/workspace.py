@@ -22,7 +22,7 @@ import getpass
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +30,10 @@ import pyarrow as pa
 
 from lodestar.config import DEFAULT_WORKSPACE, WORKSPACE_FILE, EnvSettings, WorkspaceConfig
 from lodestar.data.ingest import IngestResult, Loader, Progress, fingerprint_file
-from lodestar.data.mapping import load_mapping
+from lodestar.data.mapping import FORMATS, load_mapping
 from lodestar.data.schema import AUXILIARY, ENTITIES, any_entity, entity
 from lodestar.data.validation import ValidationReport
-from lodestar.errors import IngestError, WorkspaceError
+from lodestar.errors import ConfigError, IngestError, WorkspaceError
 from lodestar.i18n import DEFAULT_LOCALE
 from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
@@ -155,9 +155,12 @@ class Workspace:
             raise IngestError(f"{src}: no such file")
         m = load_mapping(Path(mapping) if mapping else None)
         if file_format:
-            from dataclasses import replace
-
-            m = replace(m, format=file_format)  # type: ignore[arg-type]
+            if file_format not in FORMATS:
+                raise ConfigError(
+                    f"--format {file_format}: not one of {', '.join(FORMATS)}",
+                    hint="or name the file .csv, .parquet or .jsonl",
+                )
+            m = replace(m, format=file_format)  # type: ignore[arg-type]  # checked just above
         fmt = m.file_format(src)
         fingerprint = fingerprint_file(src, kind=kind, mapping=m)
         if not force and (previous := self.ops.find_run(fingerprint)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,9 +250,6 @@ def _as_text(value: object) -> str | None:
 
 def _table(rows: list[dict[str, object]], columns: dict[str, None]) -> pa.Table:
     return pa.table({c: pa.array([r.get(c) for r in rows], type=pa.string()) for c in columns})
-
-
-Reader = Callable[[], Iterator[RawBatch]]
 
 
 def open_reader(

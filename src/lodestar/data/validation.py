@@ -43,9 +43,7 @@ FALSE_WORDS = ("false", "f", "no", "n", "0", "否", "假")
 _INT_RE = r"^[+-]?\d+(\.0*)?$"
 _FLOAT_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
-_TS_RE = (
-    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
-)
+_TS_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
 _TIME = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
 # An offset only counts after a time of day: a bare date's "-30" is the day, not a zone.
 _TS_OFFSET_RE = r"^\d{4}-\d{2}-\d{2}" + _TIME + r"\s*(Z|[+-]\d{2}(:?\d{2})?)$"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from lodestar.data.schema import AUXILIARY, ENTITIES, SQL_TYPES, Entity
+from lodestar.data.schema import AUXILIARY, ENTITIES, SQL_TYPES, Entity, any_entity
 from lodestar.errors import StorageError
 
 ROW_COLUMN = "_row"  # the source row number carried by staged data, for error reports
@@ -269,7 +269,7 @@ class DuckDBEngine(AnalyticalEngine):
             try:
                 for name, files in staged.items():
                     if files:
-                        stats[name] = self._apply_one(con, _entity(name), files)
+                        stats[name] = self._apply_one(con, any_entity(name), files)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -313,7 +313,3 @@ class DuckDBEngine(AnalyticalEngine):
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-
-def _entity(name: str) -> Entity:
-    return AUXILIARY[name] if name in AUXILIARY else ENTITIES[name]

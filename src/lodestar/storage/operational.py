@@ -8,7 +8,7 @@ put an ingestion's rows, its run record and its audit entry in one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +23,6 @@ from lodestar.errors import StorageError
 from lodestar.storage.operational_tables import audit_log, ingestion_runs, metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-#: Rows per INSERT statement batch; keeps parameter lists under SQLite's limits.
-WRITE_CHUNK = 5_000
 
 
 def sqlite_url(path: Path) -> str:
@@ -87,29 +85,6 @@ class OperationalStore:
         t = metadata.tables[table]
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
-
-    def upsert(self, conn: Connection, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Insert rows, replacing those whose primary key exists. Returns rows written."""
-        t = metadata.tables[table]
-        key = [c.name for c in t.primary_key.columns]
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            insert: Any = pg_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            insert = sqlite_insert
-        written = 0
-        for chunk in _chunks(rows, WRITE_CHUNK):
-            stmt = insert(t)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=key,
-                set_={c.name: stmt.excluded[c.name] for c in t.columns if c.name not in key},
-            )
-            conn.execute(stmt, chunk)
-            written += len(chunk)
-        return written
 
     def bulk_upsert(self, conn: Connection, table: str, data: pa.Table) -> int:
         """Upsert an Arrow table by primary key: the fast path for millions of rows.
@@ -220,14 +195,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
-
-
-def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[Sequence[Mapping[str, Any]]]:
-    chunk: list[Mapping[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
