@@ -160,7 +160,7 @@ class Workspace:
                     f"--format {file_format}: not one of {', '.join(FORMATS)}",
                     hint="or name the file .csv, .parquet or .jsonl",
                 )
-            m = replace(m, format=file_format)  # type: ignore[arg-type]  # checked just above
+            m = replace(m, format=file_format)
         fmt = m.file_format(src)
         fingerprint = fingerprint_file(src, kind=kind, mapping=m)
         if not force and (previous := self.ops.find_run(fingerprint)):
