@@ -235,8 +235,9 @@ class Loader:
     def _check_whole(self) -> None:
         # Give memory the reading phase cached back before the engine's joins need it.
         pa.default_memory_pool().release_unused()
-        staged = {name for name, n in self.staging.rows.items() if n}
-        for name in staged:
+        staged = [name for name, n in self.staging.rows.items() if n]
+        for done, name in enumerate(staged):
+            self.progress("check", done, len(staged))
             entity = any_entity(name)
             report = self.reports[name]
             files = self.staging.files(name)
@@ -273,7 +274,7 @@ class Loader:
                         )
                     )
                 report.add_count("reference", fld.name, orphans.count - len(orphans.examples))
-            self.progress("check", 1, 1)
+        self.progress("check", len(staged), len(staged))
 
     def _apply(self, source: str, kind: str, fingerprint: str) -> IngestResult:
         staged = {n: self.staging.files(n) for n, c in self.staging.rows.items() if c}
