@@ -133,6 +133,11 @@ def test_wrong_or_missing_files_are_refused(shared_data: Path, tmp_path: Path) -
         list(get_connector("web-logs").read(shared_data / "hillstrom-email" / "hillstrom.csv"))
     with pytest.raises(DatasetError, match="unknown dataset"):
         get_connector("titanic")
+    garbage = tmp_path / "german.data"
+    garbage.write_bytes(bytes(range(256)) * 40)
+    for name in ("german-credit", "bank-churn", "hillstrom", "give-me-some-credit", "cdnow"):
+        with pytest.raises(DatasetError, match="not the"):
+            list(get_connector(name).read(garbage))
 
 
 def test_import_into_a_workspace(sqlite_workspace: Workspace, shared_data: Path) -> None:

@@ -33,7 +33,7 @@ from lodestar.data.connectors.base import (
     dates,
     json_rows,
     numbered,
-    require_columns,
+    read_frame,
     utc_timestamps,
     years_before,
 )
@@ -68,11 +68,7 @@ def contact_dates(months: pd.Series, days: pd.Series | None) -> np.ndarray:
 
 
 def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
-    try:
-        frame = pd.read_csv(path, sep=";", quotechar='"')
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: not a UCI bank-marketing CSV ({exc})") from exc
-    require_columns(path, list(frame.columns), CORE, "UCI bank-marketing")
+    frame = read_frame(path, "UCI bank-marketing", CORE, sep=";", quotechar='"')
     layout = "bank-full" if "balance" in frame.columns and "day" in frame.columns else None
     if layout is None and {"day_of_week", "emp.var.rate"} <= set(frame.columns):
         layout = "bank-additional"

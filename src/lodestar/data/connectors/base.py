@@ -48,6 +48,20 @@ class DatasetConnector:
         return self.reader(self.resolve(Path(path)))
 
 
+def read_frame(
+    path: Path, dataset: str, needed: Sequence[str] = (), **read_csv: Any
+) -> pd.DataFrame:
+    """Read a dataset's delimited file with pandas; a file that is not it gets a DatasetError
+    that names the file and the dataset expected, never a parser traceback."""
+    try:
+        frame = pd.read_csv(path, **read_csv)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatasetError(f"{path}: not the {dataset} file ({first})") from exc
+    require_columns(path, list(frame.columns), needed, dataset)
+    return frame
+
+
 def require_columns(path: Path, found: Sequence[str], needed: Sequence[str], dataset: str) -> None:
     missing = [c for c in needed if c not in found]
     if missing:

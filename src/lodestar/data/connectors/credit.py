@@ -29,7 +29,7 @@ from lodestar.data.connectors.base import (
     dates,
     json_rows,
     numbered,
-    require_columns,
+    read_frame,
     years_before,
 )
 from lodestar.data.schema import CUSTOMERS, HOLDINGS
@@ -71,7 +71,9 @@ GERMAN_REFERENCE = np.datetime64("1994-01-01")
 
 
 def read_german(path: Path) -> Iterator[tuple[str, pa.Table]]:
-    frame = pd.read_csv(path, sep=" ", header=None, names=GERMAN_COLUMNS, dtype=str)
+    frame = read_frame(
+        path, "Statlog german.data", sep=" ", header=None, names=GERMAN_COLUMNS, dtype=str
+    )
     if frame["class"].isna().any() or not frame["checking_status"].str.startswith("A1").all():
         raise DatasetError(
             f"{path}: not the Statlog german.data file (21 space-separated coded fields per row)"
@@ -136,11 +138,7 @@ GMSC_REFERENCE = np.datetime64("2011-09-01")
 
 
 def read_gmsc(path: Path) -> Iterator[tuple[str, pa.Table]]:
-    try:
-        frame = pd.read_csv(path, na_values=["NA"])
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: not the Give Me Some Credit CSV ({exc})") from exc
-    require_columns(path, list(frame.columns), GMSC_COLUMNS, "Give Me Some Credit")
+    frame = read_frame(path, "Give Me Some Credit", GMSC_COLUMNS, na_values=["NA"])
     frame = frame[list(GMSC_COLUMNS)]
     n = len(frame)
     ids = numbered("GMSC", n, 6)

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from lodestar.data.connectors.base import (
@@ -25,7 +24,7 @@ from lodestar.data.connectors.base import (
     dates,
     json_rows,
     numbered,
-    require_columns,
+    read_frame,
     utc_timestamps,
 )
 from lodestar.data.schema import CAMPAIGN_CONTACTS, CUSTOMERS, PAST_CAMPAIGNS
@@ -39,11 +38,7 @@ COLUMNS = ("recency", "history_segment", "history", "mens", "womens", "zip_code"
 
 
 def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: not the Hillstrom CSV ({exc})") from exc
-    require_columns(path, list(frame.columns), COLUMNS, "Hillstrom e-mail")
+    frame = read_frame(path, "Hillstrom e-mail", COLUMNS)
     unknown = sorted(set(frame["segment"]) - set(ARMS))
     if unknown:
         raise DatasetError(f"{path}: unknown segment value(s) {unknown}; expected {list(ARMS)}")

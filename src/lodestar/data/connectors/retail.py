@@ -28,7 +28,7 @@ from lodestar.data.connectors.base import (
     dates,
     json_rows,
     numbered,
-    require_columns,
+    read_frame,
     utc_timestamps,
     years_before,
 )
@@ -94,11 +94,7 @@ ZONES = {"France": "Europe/Paris", "Germany": "Europe/Berlin", "Spain": "Europe/
 
 
 def read_churn(path: Path) -> Iterator[tuple[str, pa.Table]]:
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: not the bank-churn CSV ({exc})") from exc
-    require_columns(path, list(frame.columns), CHURN_COLUMNS, "bank churn (Churn_Modelling)")
+    frame = read_frame(path, "bank churn (Churn_Modelling)", CHURN_COLUMNS)
     n = len(frame)
     ids = pa.array(("CH" + frame["CustomerId"].astype(str)).to_numpy(str))
     exited = frame["Exited"].to_numpy() == 1
