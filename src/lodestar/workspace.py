@@ -187,12 +187,13 @@ class Workspace:
         fingerprint: str | None = None,
         progress: Progress | None = None,
         actor: str | None = None,
+        expected_rows: int | None = None,
     ) -> IngestResult:
         """Validate and load a bundle of (entity, table) pairs atomically (all entities in one
         transaction). Used by the synthetic bank and the public-dataset connectors."""
         loader = self._loader(progress, actor)
         try:
-            loader.add_tables(items, source)
+            loader.add_tables(items, source, expected_rows)
         except BaseException:
             loader.staging.discard()
             raise
@@ -207,14 +208,17 @@ class Workspace:
         progress: Progress | None = None,
     ) -> IngestResult:
         """Generate a synthetic bank of ``customers`` customers into this workspace."""
-        from lodestar.data.synthetic import generate_bank
+        from lodestar.data.synthetic import estimate_rows, generate_bank
 
         kwargs: dict[str, Any] = {}
         if as_of is not None:
             kwargs["as_of"] = as_of
         items = generate_bank(customers, seed, **kwargs)
         return self.load_tables(
-            items, source=f"synthetic:customers={customers},seed={seed}", progress=progress
+            items,
+            source=f"synthetic:customers={customers},seed={seed}",
+            progress=progress,
+            expected_rows=estimate_rows(customers),
         )
 
     def import_dataset(

@@ -200,8 +200,11 @@ class Loader:
             report.add(Violation.of("empty_file"))
         self.progress("read", size, size)
 
-    def add_tables(self, items: Iterable[tuple[str, pa.Table]], source: str) -> None:
-        """Stage trusted-but-checked tables (generator, connectors); stop at the first error."""
+    def add_tables(
+        self, items: Iterable[tuple[str, pa.Table]], source: str, expected_rows: int | None = None
+    ) -> None:
+        """Stage trusted-but-checked tables (generator, connectors); stop at the first error.
+        ``expected_rows`` (an estimate) gives the progress bar its total."""
         next_row: dict[str, int] = {}
         done = 0
         for name, table in items:
@@ -218,7 +221,8 @@ class Loader:
             if not report.ok:
                 raise ValidationFailed(report)
             done += table.num_rows
-            self.progress("stage", done, None)
+            total = max(expected_rows, done) if expected_rows else None
+            self.progress("stage", done, total)
 
     # -- steps 2 to 4 -----------------------------------------------------------------------
     def commit(self, source: str, kind: str, fingerprint: str) -> IngestResult:

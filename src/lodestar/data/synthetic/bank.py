@@ -25,9 +25,9 @@ DEFAULT_AS_OF = date(2026, 6, 30)
 
 #: Rough rows per customer of each entity, for progress bars and sizing.
 ROWS_PER_CUSTOMER = {
-    "customers": 1.0, "holdings": 3.5, "transactions": 22.0, "events": 50.0, "identities": 2.2,
-    "consents": 5.5, "campaign_contacts": 0.6, "campaign_truth": 0.7, "surveys": 0.19,
-    "complaints": 0.03,
+    "customers": 1.0, "holdings": 3.53, "transactions": 29.5, "events": 52.5, "identities": 2.32,
+    "consents": 8.0, "campaign_contacts": 0.74, "campaign_truth": 1.0, "surveys": 0.19,
+    "complaints": 0.02,
 }  # fmt: skip
 
 
