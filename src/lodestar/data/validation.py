@@ -348,23 +348,15 @@ class _Column:
         # Rare: a value of the right shape that is not real (2026-02-30, 99:99). Find them one
         # by one, only in this batch of this column.
         good: list[object] = []
-        bad = []
-        for i, value in enumerate(candidate.to_pylist()):
-            if value is None:
-                good.append(None)
-                continue
+        failed: list[bool] = []
+        for value in candidate.to_pylist():
             try:
-                good.append(pa.scalar(value).cast(target).as_py())
+                good.append(None if value is None else pa.scalar(value).cast(target).as_py())
+                failed.append(False)
             except (pa.ArrowInvalid, OverflowError):
                 good.append(None)
-                bad.append(i)
-        mask = pa.array([False] * len(candidate))
-        if bad:
-            flags = [False] * len(candidate)
-            for i in bad:
-                flags[i] = True
-            mask = pa.array(flags)
-        self.flag(mask, text, rule, key)
+                failed.append(True)
+        self.flag(pa.array(failed, pa.bool_()), text, rule, key)
         return pa.array(good, type=target)
 
     def _check_json(self, text: pa.Array) -> pa.Array:
