@@ -108,6 +108,7 @@ _EN: dict[str, str] = {
     "cli.demo.gini": "Gini of balances",
     "cli.demo.funnel": "lending funnel: register -> drawdown",
     "cli.demo.uplift": "{campaign}: observed / true uplift",
+    "cli.demo.rfm": "RFM {group}: customers / value",
 }
 
 _ZH: dict[str, str] = {
@@ -195,6 +196,7 @@ _ZH: dict[str, str] = {
     "cli.demo.gini": "余额基尼系数",
     "cli.demo.funnel": "信贷漏斗：注册 -> 提款 转化率",
     "cli.demo.uplift": "{campaign}：观测增量 / 真实增量",
+    "cli.demo.rfm": "RFM {group}：客户占比 / 金额占比",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": _EN, "zh-CN": _ZH}

@@ -41,6 +41,7 @@ from lodestar.storage.operational import OperationalStore, sqlite_url
 if TYPE_CHECKING:
     from datetime import date
 
+    from lodestar.profile.rfm import RfmConfig, RfmResult
     from lodestar.reports.overview import Overview
 
 
@@ -254,13 +255,20 @@ class Workspace:
         else:
             loaded = self.generate(customers, seed, progress=progress)
         stages.append("generate")
-        from lodestar.reports.html import render_report
+        from lodestar.reports.html import render_report, rfm_section
         from lodestar.reports.overview import build_overview
 
+        rfm = self.rfm()
+        stages.append("rfm")
         overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
         report = render_report(
-            self.root / "report.html", overview, locale=locale, stages=stages, runs=self.runs(10)
+            self.root / "report.html",
+            overview,
+            locale=locale,
+            stages=stages,
+            runs=self.runs(10),
+            extra_sections=[rfm_section(rfm.summary(), rfm.as_of, locale)],
         )
         return DemoOutcome(
             seconds=time.perf_counter() - started,
@@ -269,6 +277,7 @@ class Workspace:
             overview=overview,
             stages=stages,
             load_seconds=loaded.seconds if loaded is not None else None,
+            rfm=rfm.summary(),
         )
 
     def report(
@@ -285,6 +294,17 @@ class Workspace:
         target = Path(path) if path else self.root / "report.html"
         overview = build_overview(self.engine, self.config.default_time_zone)
         return render_report(target, overview, locale=locale, stages=stages, runs=self.runs(10))
+
+    # -- profile ------------------------------------------------------------------------------
+    def rfm(self, config: RfmConfig | None = None, *, save: bool = True) -> RfmResult:
+        """RFM scores and the eight classic groups for every customer; saved as ``profile_rfm``
+        in the analytical store (for segments and reports) unless ``save`` is false."""
+        from lodestar.profile.rfm import compute_rfm
+
+        result = compute_rfm(self.engine, config)
+        if save:
+            self.engine.replace_table("profile_rfm", result.table)
+        return result
 
     # -- reading ------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -318,6 +338,7 @@ class DemoOutcome:
     overview: Overview
     stages: list[str]
     load_seconds: float | None
+    rfm: list[dict[str, Any]]
 
 
 def _env_database_url() -> str | None:

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 import lodestar.cli.data_commands
-import lodestar.cli.demo_command  # noqa: F401  (registers the commands)
+import lodestar.cli.demo_command
+import lodestar.cli.profile_commands  # noqa: F401  (registers the commands)
 from lodestar.cli.main import app, state
 
 CUSTOMERS = "customer_id,join_date,phone\nC1,2020-01-01,13800000001\nC2,2021-01-01,\n"
@@ -124,3 +125,14 @@ def test_docs_data_model_is_up_to_date() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "data-model.md").read_text()
     assert to_markdown() in doc, "regenerate docs/data-model.md: lodestar schema --markdown"
+
+
+def test_profile_rfm_command(run, tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    assert run("generate", "--customers", "800", "-w", ws).exit_code == 0
+    zh = run("profile", "rfm", "-w", ws)
+    assert zh.exit_code == 0 and "重要价值客户" in zh.output
+    en = run("--lang", "en", "profile", "rfm", "--window-days", "180", "-w", ws)
+    assert "important value" in en.output and "180 days" in en.output
+    bad = run("--lang", "en", "profile", "rfm", "--cut", "fixed", "--recency-cuts", "1,2", "-w", ws)
+    assert bad.exit_code == 1 and "four ascending thresholds" in bad.output

@@ -59,5 +59,10 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
         )
     if ov.nps:
         table.add_row("NPS", f"{ov.nps['nps']:.1f}")
+    for g in outcome.rfm[:1]:  # the classic headline: the important-value group
+        table.add_row(
+            t("cli.demo.rfm", loc, group=g["group"] if loc == "zh-CN" else g["group_en"]),
+            f"{g['share']:.1%} / {g['monetary_share']:.1%}",
+        )
     out.print(table)
     out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))

@@ -170,6 +170,6 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def main() -> None:
     # Command modules register themselves on import.
-    from lodestar.cli import data_commands, demo_command  # noqa: F401
+    from lodestar.cli import data_commands, demo_command, profile_commands  # noqa: F401
 
     app()

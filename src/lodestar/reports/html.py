@@ -216,6 +216,23 @@ def overview_sections(ov: Overview, locale: str = DEFAULT_LOCALE) -> list[Sectio
     return sections
 
 
+def rfm_section(summary: list[dict[str, Any]], as_of: object, locale: str) -> Section:
+    """RFM groups: customers and share of value per group, as bars."""
+    import plotly.graph_objects as go
+
+    zh = locale == "zh-CN"
+    names = [str(g["group"] if zh else g["group_en"]) for g in summary]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=names, y=[g["share"] for g in summary],
+                         name="客户占比" if zh else "share of customers"))  # fmt: skip
+    fig.add_trace(go.Bar(x=names, y=[g["monetary_share"] for g in summary],
+                         name="金额占比" if zh else "share of value"))  # fmt: skip
+    fig.update_layout(yaxis_tickformat=".0%", height=380, margin={"l": 50, "r": 20, "t": 30,
+                                                                 "b": 90})  # fmt: skip
+    title = f"RFM 客户分群（截至 {as_of}）" if zh else f"RFM groups (as of {as_of})"
+    return Section(title, _fig_html(fig))
+
+
 def render_report(
     path: Path,
     ov: Overview,

@@ -84,6 +84,10 @@ class AnalyticalEngine(ABC):
         """Apply staged loads for several entities atomically."""
 
     @abstractmethod
+    def replace_table(self, name: str, data: pa.Table) -> None:
+        """Create or replace a derived table (profiles, scores) from Arrow, atomically."""
+
+    @abstractmethod
     def export_parquet(self, table: str, path: Path) -> Path: ...
 
     @abstractmethod
@@ -303,6 +307,16 @@ class DuckDBEngine(AnalyticalEngine):
             f"INSERT INTO {table} ({cols}) SELECT s.* FROM {src} s ANTI JOIN {table} t USING ({key})"
         )
         return LoadStats(entity.name, rows, rows - matched, 0, matched)
+
+    def replace_table(self, name: str, data: pa.Table) -> None:
+        if name in ENTITIES or name in AUXILIARY:
+            raise StorageError(f"{name} is a canonical table: load it through ingestion")
+        with self._cursor() as con:
+            con.register("_replacement", data)
+            try:
+                con.execute(f"CREATE OR REPLACE TABLE {_ident(name)} AS SELECT * FROM _replacement")
+            finally:
+                con.unregister("_replacement")
 
     def export_parquet(self, table: str, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
