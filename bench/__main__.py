@@ -26,6 +26,12 @@ def _prepare_csv(path: Path, scale: int) -> Path:
     return path
 
 
+def _prepare_rfm(path: Path, scale: int) -> Path:
+    if not (path / "transactions.parquet").exists():
+        run_child(["prepare-rfm", str(scale), str(path)])
+    return path
+
+
 def scenarios(scale: int) -> dict[str, Scenario]:
     return {
         "generate": Scenario(
@@ -61,6 +67,18 @@ def scenarios(scale: int) -> dict[str, Scenario]:
                     "pandas read_csv chunks -> parquet (no checks)",
                     ["pandas-ingest", "{data}", "{scratch}"],
                 ),
+            ],
+        ),
+        "rfm": Scenario(
+            name="rfm",
+            description="RFM scores and the eight groups for every customer (1 year window)",
+            prepare=_prepare_rfm,
+            unit="customers",
+            contenders=[
+                Contender("lodestar rfm (from its store)", ["lodestar-rfm", "{data}", "{scratch}"]),
+                Contender("duckdb SQL over Parquet", ["duckdb-rfm", "{data}", "{scratch}"]),
+                Contender("polars over Parquet", ["polars-rfm", "{data}", "{scratch}"]),
+                Contender("pandas over Parquet", ["pandas-rfm", "{data}", "{scratch}"]),
             ],
         ),
     }

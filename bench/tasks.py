@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +141,152 @@ def prepare_csv(customers: str, out: str) -> dict[str, Any]:
     return {"rows": int(rows)}
 
 
+# -- RFM ----------------------------------------------------------------------------------------
+# Every contender computes the same definition (lodestar.profile.rfm): a 365-day window ending on
+# the day of the last transaction, business transaction types, linear-interpolated 20/40/60/80%
+# quantile cuts over customers active in the window, score = 1 + cuts below the value (recency
+# reversed), inactive customers score 1, groups by each score against its mean.
+RFM_TYPES = ("card_purchase", "purchase", "bill_payment", "wealth_purchase", "loan_drawdown",
+             "insurance_premium", "deposit", "transfer_out")  # fmt: skip
+
+
+def _rfm_answer(r: Any, f: Any, m: Any) -> dict[str, Any]:
+    import numpy as np
+
+    r, f, m = (np.asarray(x, dtype=np.int64) for x in (r, f, m))
+    group = (r > r.mean()) * 4 + (f > f.mean()) * 2 + (m > m.mean())
+    counts = np.bincount(group, minlength=8)
+    return {"rows": len(r), "r_sum": int(r.sum()), "f_sum": int(f.sum()),
+            "m_sum": int(m.sum()), "groups": [int(c) for c in counts]}  # fmt: skip
+
+
+def lodestar_rfm(data: str, scratch: str) -> dict[str, Any]:
+    """RFM from the workspace's own store (the bank was generated into it)."""
+    from lodestar.workspace import Workspace
+
+    with Workspace.open(Path(data) / "ws") as ws:
+        started = time.perf_counter()
+        t = ws.rfm(save=False).table
+        answer = _rfm_answer(t["r"], t["f"], t["m"])
+    return {**answer, "_op_seconds": time.perf_counter() - started}
+
+
+def _scores(values: Any, active: Any, reverse: bool) -> Any:
+    import numpy as np
+
+    cuts = np.quantile(values[active], [0.2, 0.4, 0.6, 0.8])
+    below = np.searchsorted(cuts, values, side="left")
+    return np.where(active, (5 - below) if reverse else (1 + below), 1)
+
+
+def duckdb_rfm(data: str, scratch: str) -> dict[str, Any]:
+    """Peer: the whole definition in DuckDB SQL over the exported Parquet."""
+    import duckdb
+
+    types = ", ".join(f"'{t}'" for t in RFM_TYPES)
+    d = Path(data)
+    con = duckdb.connect()
+    started = time.perf_counter()
+    row = con.sql(f"""
+        WITH t AS (SELECT * FROM read_parquet('{d}/transactions.parquet')),
+        w AS (SELECT max(ts)::DATE AS as_of FROM t),
+        agg AS (
+            SELECT c.customer_id,
+                   date_diff('day', max(t.ts)::DATE, (SELECT as_of FROM w)) AS rec,
+                   count(t.ts) AS freq, coalesce(sum(t.amount), 0) AS money
+            FROM read_parquet('{d}/customers.parquet') c
+            LEFT JOIN t ON t.customer_id = c.customer_id
+                AND t.ts >= (SELECT as_of FROM w) - INTERVAL 364 DAY
+                AND t.ts < (SELECT as_of FROM w) + INTERVAL 1 DAY
+                AND t.type IN ({types})
+            GROUP BY c.customer_id
+        ),
+        q AS (
+            SELECT quantile_cont(rec, [0.2, 0.4, 0.6, 0.8]) AS qr,
+                   quantile_cont(freq, [0.2, 0.4, 0.6, 0.8]) AS qf,
+                   quantile_cont(money, [0.2, 0.4, 0.6, 0.8]) AS qm
+            FROM agg WHERE freq > 0
+        ),
+        s AS (
+            SELECT CASE WHEN freq = 0 THEN 1 ELSE 5 - len(list_filter(qr, lambda x: x < rec)) END AS r,
+                   CASE WHEN freq = 0 THEN 1 ELSE 1 + len(list_filter(qf, lambda x: x < freq)) END AS f,
+                   CASE WHEN freq = 0 THEN 1 ELSE 1 + len(list_filter(qm, lambda x: x < money)) END
+                       AS m
+            FROM agg, q
+        )
+        SELECT list(r), list(f), list(m) FROM s
+    """).fetchall()[0]
+    return {**_rfm_answer(*row), "_op_seconds": time.perf_counter() - started}
+
+
+def polars_rfm(data: str, scratch: str) -> dict[str, Any]:
+    """Peer: Polars lazy aggregation, scores in numpy."""
+    import polars as pl
+
+    d = Path(data)
+    started = time.perf_counter()
+    tx = pl.scan_parquet(d / "transactions.parquet")
+    as_of = tx.select(pl.col("ts").max().dt.date()).collect().item()
+    start = as_of - timedelta(days=364)
+    agg = (
+        tx.filter(pl.col("ts").dt.date().is_between(start, as_of)
+                  & pl.col("type").is_in(list(RFM_TYPES)))
+        .group_by("customer_id")
+        .agg(last=pl.col("ts").max().dt.date(), freq=pl.len(), money=pl.col("amount").sum())
+    )  # fmt: skip
+    frame = (
+        pl.scan_parquet(d / "customers.parquet").select("customer_id")
+        .join(agg, on="customer_id", how="left")
+        .with_columns(rec=(pl.lit(as_of) - pl.col("last")).dt.total_days(),
+                      freq=pl.col("freq").fill_null(0), money=pl.col("money").fill_null(0.0))
+        .collect()
+    )  # fmt: skip
+    active = frame["freq"].to_numpy() > 0
+    rec = frame["rec"].fill_null(0).to_numpy().astype(float)
+    answer = _rfm_answer(_scores(rec, active, True),
+                         _scores(frame["freq"].to_numpy().astype(float), active, False),
+                         _scores(frame["money"].to_numpy(), active, False))  # fmt: skip
+    return {**answer, "_op_seconds": time.perf_counter() - started}
+
+
+def pandas_rfm(data: str, scratch: str) -> dict[str, Any]:
+    """Peer: pandas groupby, scores in numpy."""
+    import pandas as pd
+
+    d = Path(data)
+    started = time.perf_counter()
+    tx = pd.read_parquet(d / "transactions.parquet")
+    day = tx["ts"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+    as_of = day.max()
+    keep = (day >= as_of - pd.Timedelta(days=364)) & tx["type"].isin(RFM_TYPES)
+    tx = tx[keep].assign(day=day[keep])
+    agg = tx.groupby("customer_id").agg(last=("day", "max"), freq=("amount", "size"),
+                                        money=("amount", "sum"))  # fmt: skip
+    frame = (
+        pd.read_parquet(d / "customers.parquet", columns=["customer_id"])
+        .set_index("customer_id")
+        .join(agg)
+    )
+    active = frame["freq"].notna().to_numpy()
+    rec = (as_of - frame["last"]).dt.days.fillna(0).to_numpy(float)
+    answer = _rfm_answer(_scores(rec, active, True),
+                         _scores(frame["freq"].fillna(0).to_numpy(float), active, False),
+                         _scores(frame["money"].fillna(0).to_numpy(float), active, False))  # fmt: skip
+    return {**answer, "_op_seconds": time.perf_counter() - started}
+
+
+def prepare_rfm(customers: str, out: str) -> dict[str, Any]:
+    """A generated bank in a workspace, and its customers and transactions as Parquet."""
+    from lodestar.workspace import Workspace
+
+    target = _fresh(out)
+    with Workspace.init(target / "ws") as ws:
+        ws.generate(int(customers), seed=13)
+        ws.export_parquet("customers", target / "customers.parquet")
+        ws.export_parquet("transactions", target / "transactions.parquet")
+        return {"rows": ws.counts()["transactions"]}
+
+
 TASKS = {
     "lodestar-generate": lodestar_generate,
     "parquet-generate": parquet_generate,
@@ -147,6 +295,11 @@ TASKS = {
     "polars-ingest": polars_ingest,
     "pandas-ingest": pandas_ingest,
     "prepare-csv": prepare_csv,
+    "lodestar-rfm": lodestar_rfm,
+    "duckdb-rfm": duckdb_rfm,
+    "polars-rfm": polars_rfm,
+    "pandas-rfm": pandas_rfm,
+    "prepare-rfm": prepare_rfm,
 }
 
 

@@ -130,7 +130,6 @@ def compute_rfm(engine: AnalyticalEngine, config: RfmConfig | None = None) -> Rf
             WHERE ts >= ?::DATE AND ts < ?::DATE AND type IN ({types}) {currency}
         ) t USING (customer_id)
         GROUP BY c.customer_id
-        ORDER BY c.customer_id
         """,
         [as_of, *params],
     )
@@ -153,21 +152,24 @@ def compute_rfm(engine: AnalyticalEngine, config: RfmConfig | None = None) -> Rf
     m = np.where(active, _score(money, m_cuts, reverse=False), 1).astype(np.int8)
     r = np.clip(r, 1, 5).astype(np.int8)
     hi_r, hi_f, hi_m = r > r.mean(), f > f.mean(), m > m.mean()
-    codes = np.empty(len(r), dtype=object)
-    zh = np.empty(len(r), dtype=object)
-    for (kr, kf, km), (code, name_zh, _) in GROUPS.items():
-        mask = (hi_r == kr) & (hi_f == kf) & (hi_m == km)
-        codes[mask] = code
-        zh[mask] = name_zh
+    # Group index in GROUPS' order, from the three high/low flags, without a Python loop.
+    keys = list(GROUPS)
+    lookup = np.empty(8, dtype=np.int32)
+    for i, (kr, kf, km) in enumerate(keys):
+        lookup[int(kr) * 4 + int(kf) * 2 + int(km)] = i
+    group_idx = lookup[hi_r.astype(int) * 4 + hi_f.astype(int) * 2 + hi_m.astype(int)]
+    codes = pa.array([GROUPS[k][0] for k in keys])
+    names = pa.array([GROUPS[k][1] for k in keys])
+    rfm_code = pa.array(r.astype(np.int32) * 100 + f * 10 + m, pa.int32()).cast(pa.string())
     table = pa.table({
         "customer_id": agg["customer_id"],
         "recency_days": pa.array(rec, pa.float64(), from_pandas=True),
         "frequency": pa.array(freq, pa.int64()),
         "monetary": pa.array(money, pa.float64()),
         "r": pa.array(r), "f": pa.array(f), "m": pa.array(m),
-        "rfm_code": pa.array([f"{a}{b}{c}" for a, b, c in zip(r, f, m, strict=True)]),
-        "group_code": pa.array(codes.tolist(), pa.string()),
-        "group": pa.array(zh.tolist(), pa.string()),
+        "rfm_code": rfm_code,
+        "group_code": pa.DictionaryArray.from_arrays(group_idx, codes).cast(pa.string()),
+        "group": pa.DictionaryArray.from_arrays(group_idx, names).cast(pa.string()),
     })  # fmt: skip
     cuts = {"recency_days": r_cuts.tolist(), "frequency": f_cuts.tolist(),
             "monetary": m_cuts.tolist()}  # fmt: skip
