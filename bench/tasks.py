@@ -193,7 +193,7 @@ def duckdb_rfm(data: str, scratch: str) -> dict[str, Any]:
         agg AS (
             SELECT c.customer_id,
                    date_diff('day', max(t.ts)::DATE, (SELECT as_of FROM w)) AS rec,
-                   count(t.ts) AS freq, coalesce(sum(t.amount), 0) AS money
+                   count(t.ts) AS freq, round(coalesce(sum(t.amount), 0), 2) AS money
             FROM read_parquet('{d}/customers.parquet') c
             LEFT JOIN t ON t.customer_id = c.customer_id
                 AND t.ts >= (SELECT as_of FROM w) - INTERVAL 364 DAY
@@ -245,7 +245,7 @@ def polars_rfm(data: str, scratch: str) -> dict[str, Any]:
     rec = frame["rec"].fill_null(0).to_numpy().astype(float)
     answer = _rfm_answer(_scores(rec, active, True),
                          _scores(frame["freq"].to_numpy().astype(float), active, False),
-                         _scores(frame["money"].to_numpy(), active, False))  # fmt: skip
+                         _scores(frame["money"].to_numpy().round(2), active, False))  # fmt: skip
     return {**answer, "_op_seconds": time.perf_counter() - started}
 
 
@@ -271,7 +271,8 @@ def pandas_rfm(data: str, scratch: str) -> dict[str, Any]:
     rec = (as_of - frame["last"]).dt.days.fillna(0).to_numpy(float)
     answer = _rfm_answer(_scores(rec, active, True),
                          _scores(frame["freq"].fillna(0).to_numpy(float), active, False),
-                         _scores(frame["money"].fillna(0).to_numpy(float), active, False))  # fmt: skip
+                         _scores(frame["money"].fillna(0).to_numpy(float).round(2), active,
+                                 False))  # fmt: skip
     return {**answer, "_op_seconds": time.perf_counter() - started}
 
 

@@ -134,7 +134,9 @@ def compute_rfm(engine: AnalyticalEngine, config: RfmConfig | None = None) -> Rf
         [as_of, *params],
     )
     freq = agg["frequency"].to_numpy()
-    money = agg["monetary"].to_numpy().astype(float)
+    # Cents: sums of the same amounts in another order differ in the last bits, and a customer
+    # sitting exactly on a cut point must not change score with the summation order.
+    money = np.round(agg["monetary"].to_numpy().astype(float), 2)
     rec = agg["recency_days"].cast(pa.float64()).to_numpy(zero_copy_only=False)
     active = freq > 0
     if cfg.cut == "quantile":
