@@ -1,13 +1,24 @@
-"""Hillstrom's MineThatData e-mail experiment (2008): 64,000 customers randomised into a men's
-e-mail, a women's e-mail, or no e-mail, with visits, conversions and spend over two weeks.
+"""Hillstrom's MineThatData e-mail experiment (2008): 64,000 customers of a retailer who last
+bought within 12 months, randomised one third each into a men's e-mail, a women's e-mail or no
+e-mail, with website visits, conversions and spend over the following two weeks.
 
-Mapping: each row is a customer (``HS00001``...) and a contact of the randomised campaign
-``HS_EMAIL_2008``: ``No E-Mail`` is the control arm, ``Mens E-Mail`` / ``Womens E-Mail`` are
-treatments ``mens_email`` / ``womens_email`` on channel e-mail; ``visit`` -> ``responded``,
-``conversion`` -> ``converted``, ``spend`` -> ``revenue``. Purchase history (recency, history,
-mens, womens, zip code, newbie, channel) goes into ``attributes``. The file has no relationship
-start: ``newbie`` customers joined within the year before the campaign (2007-09-01 stands in),
-the others earlier (2007-03-01).
+Mapping decisions:
+
+- Each row is a customer (``HS00001``... in file order) and one contact of the randomised past
+  campaign ``HS_EMAIL_2008`` (channel e-mail, control share 1/3, no product: it promoted
+  merchandise, not a bank product).
+- ``segment``: ``No E-Mail`` -> arm ``control`` (treatment and channel null: nobody was sent
+  anything); ``Mens E-Mail`` / ``Womens E-Mail`` -> arm ``treatment`` with treatment
+  ``mens_email`` / ``womens_email``.
+- ``visit`` -> ``responded``, ``conversion`` -> ``converted``, ``spend`` (USD) -> ``revenue``;
+  ``outcome`` is ``converted`` / ``responded`` / ``no_response`` by the strongest of them.
+- The file has no dates: the challenge was published on 2008-03-20, so the campaign is dated
+  2008-03-01 (contact) with outcomes two weeks later, and ``join_date`` stands in as one year
+  before the campaign for ``newbie`` = 1 customers (new in the past 12 months) and two years
+  before for the rest. Customers have no demographics.
+- ``attributes`` keep the purchase history: ``recency`` (months), ``history_segment``,
+  ``history`` (USD), ``mens``, ``womens``, ``zip_code`` (Urban / Surburban [sic] / Rural),
+  ``newbie``, ``channel`` (Phone / Web / Multichannel).
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ from lodestar.data.connectors.base import (
     DatasetConnector,
     canonical,
     dates,
-    json_rows,
+    json_objects,
     numbered,
     read_frame,
     utc_timestamps,
@@ -30,22 +41,27 @@ from lodestar.data.connectors.base import (
 from lodestar.data.schema import CAMPAIGN_CONTACTS, CUSTOMERS, PAST_CAMPAIGNS
 from lodestar.errors import DatasetError
 
+DATASET = "Hillstrom e-mail"
 CAMPAIGN_ID = "HS_EMAIL_2008"
-START = np.datetime64("2008-03-01")
+START = np.datetime64("2008-03-01", "D")
+WINDOW = np.timedelta64(14, "D")
 ARMS = {"No E-Mail": None, "Mens E-Mail": "mens_email", "Womens E-Mail": "womens_email"}
-COLUMNS = ("recency", "history_segment", "history", "mens", "womens", "zip_code", "newbie",
-           "channel", "segment", "visit", "conversion", "spend")  # fmt: skip
+HISTORY = ("recency", "history_segment", "history", "mens", "womens", "zip_code", "newbie",
+           "channel")  # fmt: skip
+COLUMNS = (*HISTORY, "segment", "visit", "conversion", "spend")
 
 
 def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
-    frame = read_frame(path, "Hillstrom e-mail", COLUMNS)
-    unknown = sorted(set(frame["segment"]) - set(ARMS))
+    frame = read_frame(path, DATASET, COLUMNS)
+    unknown = sorted(set(frame["segment"].dropna()) - set(ARMS)) or (
+        ["(empty)"] if frame["segment"].isna().any() else []
+    )
     if unknown:
         raise DatasetError(f"{path}: unknown segment value(s) {unknown}; expected {list(ARMS)}")
     n = len(frame)
     ids = numbered("HS", n, 5)
     newbie = frame["newbie"].to_numpy() == 1
-    join = np.where(newbie, np.datetime64("2007-09-01", "D"), np.datetime64("2007-03-01", "D"))
+    join = np.where(newbie, np.datetime64("2007-03-01", "D"), np.datetime64("2006-03-01", "D"))
     yield (
         "customers",
         canonical(
@@ -53,24 +69,8 @@ def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
             {
                 "customer_id": ids,
                 "join_date": dates(join),
-                "time_zone": pa.array(["America/New_York"] * n),
-                "status": pa.array(["active"] * n),
-                "attributes": pa.array(
-                    json_rows(
-                        frame[
-                            [
-                                "recency",
-                                "history_segment",
-                                "history",
-                                "mens",
-                                "womens",
-                                "zip_code",
-                                "newbie",
-                                "channel",
-                            ]
-                        ]
-                    )
-                ),
+                "status": "active",
+                "attributes": json_objects({c: frame[c] for c in HISTORY}),
             },
             n,
         ),
@@ -80,14 +80,14 @@ def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
         canonical(
             PAST_CAMPAIGNS,
             {
-                "campaign_id": pa.array([CAMPAIGN_ID]),
-                "name": pa.array(["Hillstrom e-mail test (men's / women's / none)"]),
-                "objective": pa.array(["website visits and purchases within two weeks"]),
+                "campaign_id": CAMPAIGN_ID,
+                "name": "Hillstrom e-mail test (men's / women's / no e-mail)",
+                "objective": "website visits and purchases within two weeks",
                 "start_date": dates([START]),
-                "end_date": dates([START + np.timedelta64(14, "D")]),
-                "randomised": pa.array([True]),
-                "control_share": pa.array([1 / 3]),
-                "channels": pa.array(["email"]),
+                "end_date": dates([START + WINDOW]),
+                "randomised": True,
+                "control_share": 1 / 3,
+                "channels": "email",
             },
             1,
         ),
@@ -96,26 +96,25 @@ def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
     control = treatment.isna().to_numpy()
     visit = frame["visit"].to_numpy() == 1
     converted = frame["conversion"].to_numpy() == 1
-    contacted = np.full(n, START.astype("datetime64[us]"))
     yield (
         "campaign_contacts",
         canonical(
             CAMPAIGN_CONTACTS,
             {
-                "contact_id": numbered("HSK", n, 5),
-                "campaign_id": pa.array([CAMPAIGN_ID] * n),
+                "contact_id": numbered("HSC", n, 5),
+                "campaign_id": CAMPAIGN_ID,
                 "customer_id": ids,
-                "arm": pa.array(np.where(control, "control", "treatment")),
-                "treatment": pa.array(treatment.to_numpy(), pa.string(), from_pandas=True),
-                "channel": pa.array(["email"] * n, mask=control),
-                "contacted_at": utc_timestamps(contacted),
-                "outcome": pa.array(
-                    np.where(converted, "converted", np.where(visit, "responded", "no_response"))
+                "arm": np.where(control, "control", "treatment"),
+                "treatment": treatment,
+                "channel": pa.array(np.full(n, "email"), mask=control),
+                "contacted_at": utc_timestamps(np.full(n, START)),
+                "outcome": np.where(
+                    converted, "converted", np.where(visit, "responded", "no_response")
                 ),
-                "responded": pa.array(visit),
-                "converted": pa.array(converted),
-                "revenue": pa.array(frame["spend"].to_numpy(float)),
-                "outcome_at": utc_timestamps(contacted + np.timedelta64(14, "D")),
+                "responded": visit,
+                "converted": converted,
+                "revenue": frame["spend"].to_numpy(dtype=float),
+                "outcome_at": utc_timestamps(np.full(n, START + WINDOW)),
             },
             n,
         ),
@@ -124,9 +123,12 @@ def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
 
 CONNECTOR = DatasetConnector(
     name="hillstrom",
-    title="Hillstrom MineThatData e-mail experiment (randomised, 3 arms)",
-    description="64,000 customers and the randomised e-mail campaign with visits, conversions",
+    title="Hillstrom MineThatData e-mail experiment (randomised, 3 arms, 2008)",
+    description=(
+        "each row -> a customer (HS...) and a contact of one randomised e-mail campaign: "
+        "No E-Mail = control, Mens / Womens E-Mail = treatments; visit, conversion, spend"
+    ),
     default_files=("hillstrom.csv",),
-    expected_rows={"customers": 64_000, "campaign_contacts": 64_000},
+    expected_rows={"customers": 64_000, "past_campaigns": 1, "campaign_contacts": 64_000},
     reader=read,
 )
