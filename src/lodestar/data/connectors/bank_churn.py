@@ -37,6 +37,8 @@ from lodestar.data.connectors.base import (
     income_bands,
     json_objects,
     read_frame,
+    require_numbers,
+    require_values,
     tagged,
     years_before,
 )
@@ -56,12 +58,11 @@ GENDERS = {"Male": "male", "Female": "female"}
 
 def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
     frame = read_frame(path, DATASET, COLUMNS)
-    numeric = frame[[c for c in COLUMNS if c not in ("Surname", "Geography", "Gender")]]
-    if frame.empty or numeric.isna().any().any() or not frame["Exited"].isin([0, 1]).all():
-        raise DatasetError(
-            f"{path}: the {DATASET} file has no rows or missing / non-0-1 values in "
-            f"{[c for c in numeric.columns if numeric[c].isna().any()] or ['Exited']}"
-        )
+    if frame.empty:
+        raise DatasetError(f"{path}: the {DATASET} file has a header but no rows")
+    numeric = [c for c in COLUMNS if c not in ("Surname", "Geography", "Gender")]
+    require_numbers(path, frame, numeric, DATASET)
+    require_values(path, frame, "Exited", (0, 1), DATASET)
     if frame["CustomerId"].duplicated().any():
         dup = frame.loc[frame["CustomerId"].duplicated(), "CustomerId"].iloc[0]
         raise DatasetError(f"{path}: CustomerId {dup} appears more than once")

@@ -53,6 +53,8 @@ from lodestar.data.connectors.base import (
     json_objects,
     numbered,
     read_frame,
+    require_numbers,
+    require_values,
     tagged,
     utc_timestamps,
     years_before,
@@ -157,6 +159,9 @@ def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
         raise DatasetError(f"{path}: the {DATASET} file has a header but no rows")
     n = len(frame)
     full = layout == "bank-full"
+    numeric = ["age", "duration", "campaign", "pdays", "previous"]
+    require_numbers(path, frame, [*numeric, "balance", "day"] if full else numeric, DATASET)
+    require_values(path, frame, "y", ("yes", "no"), DATASET)
     contact, basis = contact_dates(
         path,
         frame["month"],

@@ -121,6 +121,32 @@ def require_columns(path: Path, found: Sequence[str], needed: Sequence[str], dat
         )
 
 
+def require_numbers(path: Path, frame: pd.DataFrame, columns: Sequence[str], dataset: str) -> None:
+    """Each of ``columns`` holds a number on every row; else a DatasetError naming the first
+    bad line (counting the header line)."""
+    for column in columns:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise DatasetError(
+                f"{path}: line {row + 2}: {column} is {str(frame[column].iloc[row])[:40]!r}, "
+                f"expected a number (is this the {dataset} file?)"
+            )
+
+
+def require_values(
+    path: Path, frame: pd.DataFrame, column: str, allowed: Sequence[object], dataset: str
+) -> None:
+    """``column`` holds one of ``allowed`` on every row; else a DatasetError naming the line."""
+    wrong = ~frame[column].isin(list(allowed))
+    if wrong.any():
+        row = int(np.flatnonzero(wrong.to_numpy())[0])
+        raise DatasetError(
+            f"{path}: line {row + 2}: {column} is {str(frame[column].iloc[row])[:40]!r}, "
+            f"expected one of {list(allowed)} (is this the {dataset} file?)"
+        )
+
+
 # -- building canonical columns -----------------------------------------------------------------
 Column: TypeAlias = (
     pa.Array | pa.ChunkedArray | np.ndarray | pd.Series | str | int | float | bool | None

@@ -36,6 +36,8 @@ from lodestar.data.connectors.base import (
     json_objects,
     numbered,
     read_frame,
+    require_numbers,
+    require_values,
     utc_timestamps,
 )
 from lodestar.data.schema import CAMPAIGN_CONTACTS, CUSTOMERS, PAST_CAMPAIGNS
@@ -53,11 +55,10 @@ COLUMNS = (*HISTORY, "segment", "visit", "conversion", "spend")
 
 def read(path: Path) -> Iterator[tuple[str, pa.Table]]:
     frame = read_frame(path, DATASET, COLUMNS)
-    unknown = sorted(set(frame["segment"].dropna()) - set(ARMS)) or (
-        ["(empty)"] if frame["segment"].isna().any() else []
-    )
-    if unknown:
-        raise DatasetError(f"{path}: unknown segment value(s) {unknown}; expected {list(ARMS)}")
+    require_values(path, frame, "segment", list(ARMS), DATASET)
+    require_numbers(path, frame, ["recency", "history", "visit", "conversion", "spend"], DATASET)
+    if frame.empty:
+        raise DatasetError(f"{path}: the {DATASET} file has a header but no rows")
     n = len(frame)
     ids = numbered("HS", n, 5)
     newbie = frame["newbie"].to_numpy() == 1
