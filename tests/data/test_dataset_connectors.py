@@ -25,6 +25,7 @@ FOLDERS = {
     "cdnow": "cdnow",
     "bank-churn": "bank-churn",
     "web-logs": "web-access-logs",
+    "online-shoppers": "online-shoppers-intention",
 }
 
 
