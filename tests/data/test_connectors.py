@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections import defaultdict
 from functools import cache
@@ -22,13 +21,10 @@ from lodestar.data.connectors import DATASETS, get_connector
 from lodestar.data.schema import ENTITIES
 from lodestar.data.validation import ValidationReport, coerce_batch
 from lodestar.errors import DatasetError
+from lodestar.workspace import Workspace
 
 pytestmark = pytest.mark.realdata
 
-DATA = Path(
-    os.environ.get("LODESTAR_SHARED_DATA")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "data"
-)
 FOLDERS = {
     "bank-marketing": "bank-marketing",
     "hillstrom": "hillstrom-email",
@@ -53,14 +49,10 @@ ROWS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def data() -> Path:
-    if not DATA.is_dir():
-        pytest.skip(
-            f"public datasets not found at {DATA}: put them in ../shared/data or set "
-            "LODESTAR_SHARED_DATA"
-        )
-    return DATA
+@pytest.fixture
+def data(shared_data: Path) -> Path:
+    """The datasets folder (conftest's ``shared_data`` skips with a message when it is absent)."""
+    return shared_data
 
 
 @cache
@@ -487,3 +479,13 @@ def test_bad_values_name_their_line(tmp_path: Path) -> None:
     )
     with pytest.raises(DatasetError, match=r"line 2: segment is 'SMS', expected one of"):
         list(get_connector("hillstrom").read(hillstrom))
+
+
+def test_import_into_a_workspace_is_validated_and_repeatable(
+    sqlite_workspace: Workspace, data: Path
+) -> None:
+    result = sqlite_workspace.import_dataset("bank-churn", data / "bank-churn")
+    assert result.stats["customers"].inserted == 10_000
+    again = sqlite_workspace.import_dataset("bank-churn", data / "bank-churn")
+    assert again.stats["customers"].updated == 10_000
+    assert sqlite_workspace.counts()["customers"] == 10_000
