@@ -74,6 +74,8 @@ class Workspace:
             temp_directory=root / "staging" / "spill",
         )
         self.engine.ensure_schema()
+        if "customer_profile" not in self.engine.tables():
+            self.refresh_profile_view()
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -178,7 +180,9 @@ class Workspace:
         except BaseException:
             loader.staging.discard()
             raise
-        return loader.commit(str(src), kind, fingerprint)
+        result = loader.commit(str(src), kind, fingerprint)
+        self.refresh_profile_view()
+        return result
 
     def load_tables(
         self,
@@ -198,7 +202,9 @@ class Workspace:
         except BaseException:
             loader.staging.discard()
             raise
-        return loader.commit(source, source, fingerprint or source)
+        result = loader.commit(source, source, fingerprint or source)
+        self.refresh_profile_view()
+        return result
 
     def generate(
         self,
@@ -303,8 +309,21 @@ class Workspace:
 
         result = compute_rfm(self.engine, config)
         if save:
-            self.engine.replace_table("profile_rfm", result.table)
+            self.save_profile_table("rfm", result.table)
         return result
+
+    def save_profile_table(self, name: str, table: pa.Table) -> None:
+        """Store a derived per-customer table as ``profile_<name>``; its columns join the
+        ``customer_profile`` view that segments, the 360° view and reports read."""
+        from lodestar.profile.view import save_profile_table
+
+        save_profile_table(self.engine, name, table)
+
+    def refresh_profile_view(self) -> list[str]:
+        """Rebuild the ``customer_profile`` view (after loads; cheap). Returns its columns."""
+        from lodestar.profile.view import refresh_profile_view
+
+        return refresh_profile_view(self.engine)
 
     # -- reading ------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -64,6 +64,11 @@ class AnalyticalEngine(ABC):
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any: ...
 
     @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement that writes derived state (profile tables, views). Canonical tables
+        are written only through ingestion (:meth:`apply`)."""
+
+    @abstractmethod
     def duplicate_keys(self, entity: Entity, staged: Sequence[Path]) -> KeyProblem:
         """Keys that occur more than once in the staged files."""
 
@@ -205,6 +210,10 @@ class DuckDBEngine(AnalyticalEngine):
         with self._cursor() as con:
             rows = con.execute(sql, params or []).fetchall()
         return rows[0][0] if rows else None
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        with self._cursor() as con:
+            con.execute(sql, params or [])
 
     def duplicate_keys(self, entity: Entity, staged: Sequence[Path]) -> KeyProblem:
         if not staged:
