@@ -90,9 +90,7 @@ def refresh_profile_view(engine: AnalyticalEngine, as_of: date | None = None) ->
         f"CAST(date_diff('year', c.birth_date, {day_sql}) - CASE WHEN strftime(c.birth_date, '%m%d')"
         f" > strftime({day_sql}, '%m%d') THEN 1 ELSE 0 END AS INTEGER) AS age"
     )
-    selects.append(
-        f"CAST(date_diff('month', c.join_date, {day_sql}) AS INTEGER) AS tenure_months"
-    )
+    selects.append(f"CAST(date_diff('month', c.join_date, {day_sql}) AS INTEGER) AS tenure_months")
     sql = (
         f"CREATE OR REPLACE VIEW {VIEW} AS SELECT {', '.join(selects)} FROM customers c "
         + " ".join(joins)
