@@ -68,13 +68,16 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def refresh_profile_view(engine: AnalyticalEngine, as_of: date | None = None) -> list[str]:
-    """(Re)create ``customer_profile`` from the profile tables present; returns its columns."""
-    day = as_of or data_as_of(engine) or date.today()
+def profile_select(
+    engine: AnalyticalEngine, as_of: date, *, exclude: tuple[str, ...] = ()
+) -> tuple[str, list[str]]:
+    """The SELECT behind ``customer_profile`` (without the tables in ``exclude``), and the
+    profile table each non-customer column comes from (for change tracking)."""
     selects = ["c.*"]
     joins = []
     seen = set(_columns(engine, "customers"))
-    for i, table in enumerate(profile_tables(engine)):
+    origins: list[str] = []
+    for i, table in enumerate(t for t in profile_tables(engine) if t not in exclude):
         alias = f"p{i}"
         for col in _columns(engine, table):
             if col == "customer_id":
@@ -84,18 +87,23 @@ def refresh_profile_view(engine: AnalyticalEngine, as_of: date | None = None) ->
                 continue
             seen.add(name)
             selects.append(f"{alias}.{_q(col)} AS {_q(name)}")
+            origins.append(table)
         joins.append(f"LEFT JOIN {_q(table)} {alias} USING (customer_id)")
-    day_sql = f"DATE '{day.isoformat()}'"
+    day_sql = f"DATE '{as_of.isoformat()}'"
     selects.append(
         f"CAST(date_diff('year', c.birth_date, {day_sql}) - CASE WHEN strftime(c.birth_date, '%m%d')"
         f" > strftime({day_sql}, '%m%d') THEN 1 ELSE 0 END AS INTEGER) AS age"
     )
     selects.append(f"CAST(date_diff('month', c.join_date, {day_sql}) AS INTEGER) AS tenure_months")
-    sql = (
-        f"CREATE OR REPLACE VIEW {VIEW} AS SELECT {', '.join(selects)} FROM customers c "
-        + " ".join(joins)
-    )
-    engine.execute(sql)
+    sql = f"SELECT {', '.join(selects)} FROM customers c " + " ".join(joins)
+    return sql, origins
+
+
+def refresh_profile_view(engine: AnalyticalEngine, as_of: date | None = None) -> list[str]:
+    """(Re)create ``customer_profile`` from the profile tables present; returns its columns."""
+    day = as_of or data_as_of(engine) or date.today()
+    sql, _ = profile_select(engine, day)
+    engine.execute(f"CREATE OR REPLACE VIEW {VIEW} AS {sql}")
     return _columns(engine, VIEW)
 
 
@@ -105,4 +113,30 @@ def save_profile_table(engine: AnalyticalEngine, name: str, table: pa.Table) -> 
     if "customer_id" not in table.column_names:
         raise ValueError(f"{full}: a profile table needs a customer_id column")
     engine.replace_table(full, table)
+    bump_profile_version(engine, full)
     refresh_profile_view(engine)
+
+
+VERSIONS = "_lodestar_profile_versions"
+
+
+def bump_profile_version(engine: AnalyticalEngine, table: str) -> None:
+    """Count rewrites of a profile table, so caches (segment indexes) and dependent tags can
+    tell that it changed even when its size did not."""
+    engine.execute(
+        f"CREATE TABLE IF NOT EXISTS {VERSIONS} (table_name VARCHAR PRIMARY KEY, "
+        "version BIGINT NOT NULL, saved_at TIMESTAMP NOT NULL)"
+    )
+    engine.execute(
+        f"INSERT INTO {VERSIONS} VALUES (?, 1, now()) ON CONFLICT (table_name) "
+        "DO UPDATE SET version = version + 1, saved_at = now()",
+        [table],
+    )
+
+
+def profile_versions(engine: AnalyticalEngine) -> dict[str, int]:
+    """Rewrite count of every profile table (empty before the first save)."""
+    if VERSIONS not in engine.tables():
+        return {}
+    rows = engine.query(f"SELECT table_name, version FROM {VERSIONS}").to_pylist()
+    return {str(r["table_name"]): int(r["version"]) for r in rows}

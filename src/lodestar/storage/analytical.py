@@ -191,6 +191,13 @@ class DuckDBEngine(AnalyticalEngine):
                 """
             )
 
+            # Customers touched by loads since the last tag build, so a refresh recomputes only
+            # them (customer_id NULL: every customer, e.g. a product changed).
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS _lodestar_changes (entity VARCHAR NOT NULL, "
+                "customer_id VARCHAR)"
+            )
+
     def tables(self) -> list[str]:
         rows = self.query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
@@ -280,14 +287,33 @@ class DuckDBEngine(AnalyticalEngine):
         with self._cursor() as con:
             con.execute("BEGIN TRANSACTION")
             try:
+                track = bool(
+                    con.execute(
+                        "SELECT count(*) FROM information_schema.tables "
+                        "WHERE table_name = '_lodestar_tag_state'"
+                    ).fetchall()[0][0]
+                )
                 for name, files in staged.items():
                     if files:
-                        stats[name] = self._apply_one(con, any_entity(name), files)
+                        entity = any_entity(name)
+                        stats[name] = self._apply_one(con, entity, files)
+                        if track:
+                            self._record_changes(con, entity, files)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return stats
+
+    def _record_changes(self, con: Any, entity: Entity, files: Sequence[Path]) -> None:
+        name = _sql_str(entity.name)
+        if "customer_id" in entity.field_names:
+            con.execute(
+                f"INSERT INTO _lodestar_changes SELECT DISTINCT {name}, customer_id "
+                f"FROM read_parquet({_files(files)}) WHERE customer_id IS NOT NULL"
+            )
+        else:
+            con.execute(f"INSERT INTO _lodestar_changes VALUES ({name}, NULL)")
 
     def _apply_one(self, con: Any, entity: Entity, files: Sequence[Path]) -> LoadStats:
         table = _ident(entity.name)
