@@ -312,6 +312,12 @@ class DuckDBEngine(AnalyticalEngine):
                 f"INSERT INTO _lodestar_changes SELECT DISTINCT {name}, customer_id "
                 f"FROM read_parquet({_files(files)}) WHERE customer_id IS NOT NULL"
             )
+            if entity.name == "events":  # anonymous events count for the customer they merge to
+                con.execute(
+                    f"INSERT INTO _lodestar_changes SELECT DISTINCT {name}, i.customer_id "
+                    f"FROM read_parquet({_files(files)}) e JOIN identities i "
+                    "ON e.customer_id IS NULL AND e.anonymous_id = i.id_value"
+                )
         else:
             con.execute(f"INSERT INTO _lodestar_changes VALUES ({name}, NULL)")
 
