@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -29,10 +30,8 @@ def _fmt(value: Any, zone: str | None = None) -> str:
         return "-"
     if isinstance(value, datetime):
         if value.tzinfo is not None and zone:
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 value = value.astimezone(ZoneInfo(zone))
-            except (KeyError, ValueError):
-                pass
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, bool):
         return "✓" if value else "✗"
@@ -74,7 +73,9 @@ def print_customer_view(view: CustomerView, tags: Mapping[str, TagDef], loc: str
         by_group: dict[str, list[str]] = {}
         for name, value in view.tags.items():
             tag = tags.get(name)
-            if value is None or (value in (False, 0, 0.0) and (tag is None or tag.type != "category")):
+            if value is None or (
+                value in (False, 0, 0.0) and (tag is None or tag.type != "category")
+            ):
                 continue  # only what is true / non-zero: a profile, not a spreadsheet
             label = tag.label(loc) if tag else name
             shown = tag.value_label(str(value), loc) if tag and tag.type == "category" else None
