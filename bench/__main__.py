@@ -81,6 +81,18 @@ def scenarios(scale: int) -> dict[str, Scenario]:
                 Contender("pandas over Parquet", ["pandas-rfm", "{data}", "{scratch}"]),
             ],
         ),
+        "tags": Scenario(
+            name="tags",
+            description="the full built-in tag library (80 tags) for every customer, full build",
+            prepare=_prepare_rfm,  # the same generated bank as the RFM scenario
+            unit="customers",
+            contenders=[
+                Contender(
+                    "lodestar tags (one compiled query)", ["lodestar-tags", "{data}", "{scratch}"]
+                ),
+                Contender("one query per tag", ["per-tag-queries", "{data}", "{scratch}"]),
+            ],
+        ),
     }
 
 

@@ -288,6 +288,60 @@ def prepare_rfm(customers: str, out: str) -> dict[str, Any]:
         return {"rows": ws.counts()["transactions"]}
 
 
+def _tags_answer(ws: Any, table: str, plan: Any) -> dict[str, Any]:
+    parts = ["count(*) AS rows"]
+    for name, ct in plan.tags.items():
+        q = '"' + name + '"'
+        if ct.tag.type == "boolean":
+            parts.append(f"count(*) FILTER (WHERE {q}) AS {q}")
+        elif ct.tag.type == "number":
+            parts.append(f"round(sum({q}), 4) AS {q}")
+        else:
+            parts.append(f"count(DISTINCT {q}) * 1000003 + count({q}) AS {q}")
+    row = ws.query(f"SELECT {', '.join(parts)} FROM {table}").to_pylist()[0]
+    return {k: (float(v) if isinstance(v, float) else v) for k, v in row.items()}
+
+
+def lodestar_tags(data: str, scratch: str) -> dict[str, Any]:
+    """The whole built-in library compiled to one query (shared scans), full build."""
+    from lodestar.workspace import Workspace
+
+    with Workspace.open(Path(data) / "ws") as ws:
+        started = time.perf_counter()
+        built = ws.build_tags(full=True)
+        seconds = time.perf_counter() - started
+        answer = _tags_answer(ws, "profile_tags", ws.check_tags())
+    return {**answer, "tags": built.tags, "_op_seconds": seconds}
+
+
+def per_tag_queries(data: str, scratch: str) -> dict[str, Any]:
+    """The same tags, one query per tag (what a tool without shared scans does)."""
+    from lodestar.profile.tag_build import TagLibrary
+    from lodestar.profile.view import data_as_of
+    from lodestar.workspace import Workspace
+
+    with Workspace.open(Path(data) / "ws") as ws:
+        started = time.perf_counter()
+        library = TagLibrary(ws.engine, ws.root)
+        day = data_as_of(ws.engine)
+        base_sql, _, _ = library.base(day)
+        plan = library.plan(day)
+        ws.engine.execute(
+            "CREATE OR REPLACE TEMP TABLE bench_tags AS SELECT customer_id FROM customers"
+        )
+        for name in plan.names:
+            ws.engine.execute(
+                f"CREATE OR REPLACE TEMP TABLE bench_one AS {plan.sql(base_sql, day, only=[name])}"
+            )
+            ws.engine.execute(
+                f'CREATE OR REPLACE TEMP TABLE bench_tags AS SELECT t.*, o."{name}" '
+                "FROM bench_tags t JOIN bench_one o USING (customer_id)"
+            )
+        seconds = time.perf_counter() - started
+        answer = _tags_answer(ws, "bench_tags", plan)
+    return {**answer, "tags": len(plan.names), "_op_seconds": seconds}
+
+
 TASKS = {
     "lodestar-generate": lodestar_generate,
     "parquet-generate": parquet_generate,
@@ -301,6 +355,8 @@ TASKS = {
     "polars-rfm": polars_rfm,
     "pandas-rfm": pandas_rfm,
     "prepare-rfm": prepare_rfm,
+    "lodestar-tags": lodestar_tags,
+    "per-tag-queries": per_tag_queries,
 }
 
 
