@@ -1,8 +1,8 @@
 """The bank overview: key figures and charts of what a workspace holds.
 
 The engine aggregates (SQL); Python only shapes the small results and does the maths that SQL
-makes awkward (Lorenz curve, Gini). Every section is optional: a workspace with customers but no
-events simply has no funnel section.
+makes awkward (Lorenz curve, Gini: :mod:`lodestar.profile.value_tiers`). Every section is
+optional: a workspace with customers but no events simply has no funnel section.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from lodestar.data.schema import INCOME_BANDS
+from lodestar.profile.value_tiers import lorenz, top_share
 from lodestar.storage.analytical import AnalyticalEngine
 
 FUNNEL_STEPS = (
@@ -48,28 +49,6 @@ class Overview:
     campaigns: list[dict[str, Any]] = field(default_factory=list)
     nps: dict[str, float] = field(default_factory=dict)
     complaints: list[tuple[str, int]] = field(default_factory=list)
-
-
-def lorenz(values: np.ndarray, points: int = 101) -> tuple[list[float], list[float], float]:
-    """Lorenz curve (population share, value share) sampled at ``points`` and the Gini index.
-
-    >>> x, y, g = lorenz(np.array([1.0, 1.0, 1.0, 1.0]))
-    >>> round(g, 6)
-    0.0
-    >>> round(lorenz(np.array([0.0, 0.0, 0.0, 10.0]))[2], 2)
-    0.75
-    """
-    v = np.sort(np.clip(values.astype(float), 0, None))
-    n = len(v)
-    if n == 0 or v.sum() == 0:
-        return [0.0, 1.0], [0.0, 1.0], 0.0
-    cum = np.concatenate([[0.0], np.cumsum(v)]) / v.sum()
-    pop = np.linspace(0, 1, n + 1)
-    # Gini = 1 - 2 * area under the Lorenz curve (trapezoids).
-    area = float(np.sum((cum[1:] + cum[:-1]) / 2) / n)
-    gini = 1 - 2 * area
-    grid = np.linspace(0, 1, points)
-    return grid.tolist(), np.interp(grid, pop, cum).tolist(), gini
 
 
 def _rows(engine: AnalyticalEngine, sql: str) -> list[dict[str, Any]]:
@@ -160,13 +139,10 @@ def build_overview(engine: AnalyticalEngine, time_zone: str = "Asia/Shanghai") -
     arr = np.asarray(values.to_numpy(zero_copy_only=False), dtype=float)
     if len(arr):
         x, y, gini = lorenz(arr)
-        top = np.sort(np.clip(arr, 0, None))[::-1]
-        cut = max(1, round(len(top) * 0.2))
-        total = float(top.sum())
         ov.concentration = Concentration(
             customers=len(arr),
-            total_value=total,
-            top20_share=float(top[:cut].sum() / total) if total else 0.0,
+            total_value=float(np.clip(arr, 0, None).sum()),
+            top20_share=top_share(arr, 0.2),
             gini=gini,
             lorenz_x=x,
             lorenz_y=y,
