@@ -1,0 +1,577 @@
+"""Life events: dated moments in a customer's relationship that triggers and strategies act on.
+
+Detected in SQL over the store, relative to the data date (or a given ``as_of``):
+
+=========================  =====================================================================
+event type                 rule (thresholds in :class:`LifeEventConfig`)
+=========================  =====================================================================
+``salary_change``          a month's salary differs by >= 20% from the median of the three
+                           months before it (three consecutive months needed). Salary = credits
+                           of type ``salary``; for customers with none, their largest monthly
+                           ``transfer_in``/``deposit`` credit when that is regular (most
+                           month-to-month steps within 10%, at least four months).
+``large_inflow`` /         one credit / debit of at least ``large_amount`` and at least
+``large_outflow``          ``large_multiple`` x the customer's typical (median) amount in that
+                           direction over the past ``typical_days`` (with fewer than
+                           ``min_history`` such transactions the threshold alone decides).
+``deposit_maturity`` /     an open deposit or wealth holding (``loan_maturity``: loan) reaches
+``loan_maturity``          ``open_date + term_months`` within ``horizon_days``; deposits and
+                           wealth roll over by whole terms unless ``rollover_deposits`` is off.
+``repayment_due``          an open card or loan with a balance has its monthly due date (the day
+                           of month it was opened: the canonical model has no statement or due
+                           date) within ``horizon_days``.
+``card_anniversary``       a credit card's opening anniversary (1 year or more) within the
+                           horizon.
+``birthday``               the customer's birthday within the horizon (29 February: 28th).
+``relocation``             the city in the ``city`` property of the customer's app / web events
+                           over the last ``relocation_days`` (at least ``relocation_min_events``
+                           events, ``relocation_share`` of them) differs from ``customers.city``.
+                           Dated at the first event in the new city after the last one at home.
+                           The canonical model keeps no city history, so this needs events that
+                           carry a city; without them nothing can fire.
+``first_mortgage_payment`` the first ``loan_repayment`` on a mortgage account; repayments not
+                           booked on a loan account count when they are the customer's first
+                           within ``first_payment_days`` after the mortgage opened. Only for
+                           mortgages opened after the first transaction in the store.
+=========================  =====================================================================
+
+Past events (salary change, large flows, relocation, first mortgage payment) are kept when they
+happened in the ``lookback_days`` up to the data date; upcoming ones (maturity, repayment due,
+anniversary, birthday) when due 0..``horizon_days`` days after it.
+
+Each event's ``event_id`` is a hash of customer, type and date, so running the detection again
+gives the same ids (a trigger fires once per event) and ``detected_at`` keeps the time an event
+was first seen.
+
+>>> LifeEventConfig().horizon_days
+30
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lodestar.errors import ConfigError
+from lodestar.storage.analytical import AnalyticalEngine
+
+TABLE = "life_events"
+
+
+class EventType(StrEnum):
+    SALARY_CHANGE = "salary_change"
+    LARGE_INFLOW = "large_inflow"
+    LARGE_OUTFLOW = "large_outflow"
+    DEPOSIT_MATURITY = "deposit_maturity"
+    LOAN_MATURITY = "loan_maturity"
+    REPAYMENT_DUE = "repayment_due"
+    CARD_ANNIVERSARY = "card_anniversary"
+    BIRTHDAY = "birthday"
+    RELOCATION = "relocation"
+    FIRST_MORTGAGE_PAYMENT = "first_mortgage_payment"
+
+
+#: zh-CN names for people reading counts and reports.
+EVENT_NAMES: dict[str, str] = {
+    "salary_change": "代发工资变动", "large_inflow": "大额资金流入", "large_outflow": "大额资金流出",
+    "deposit_maturity": "存款理财到期", "loan_maturity": "贷款到期", "repayment_due": "还款日临近",
+    "card_anniversary": "信用卡开卡周年", "birthday": "生日", "relocation": "常驻城市变化",
+    "first_mortgage_payment": "房贷首次还款",
+}  # fmt: skip
+UPCOMING = ("deposit_maturity", "loan_maturity", "repayment_due", "card_anniversary", "birthday")
+CREDIT_TYPES = ("deposit", "transfer_in", "salary", "loan_drawdown", "wealth_redemption",
+                "interest", "refund")  # fmt: skip
+LOANS = ("consumer_loan", "small_business_loan", "mortgage")
+
+
+@dataclass(frozen=True)
+class LifeEventConfig:
+    as_of: date | None = None
+    types: tuple[str, ...] = tuple(EventType)
+    #: Upcoming events: due within this many days after the data date.
+    horizon_days: int = 30
+    #: Past events: happened within this many days up to the data date.
+    lookback_days: int = 90
+    salary_change: float = 0.20
+    salary_baseline_months: int = 3
+    regular_tolerance: float = 0.10
+    regular_min_months: int = 4
+    large_amount: float = 50_000.0
+    large_multiple: float = 5.0
+    typical_days: int = 365
+    min_history: int = 3
+    rollover_deposits: bool = True
+    relocation_days: int = 60
+    relocation_min_events: int = 5
+    relocation_share: float = 0.6
+    first_payment_days: int = 62
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.types if t not in EventType.__members__.values()]
+        if unknown:
+            raise ConfigError(
+                f"life events: unknown type {', '.join(unknown)}",
+                hint=f"choose from {', '.join(EventType)}",
+            )
+        for name in ("horizon_days", "lookback_days", "typical_days", "relocation_days",
+                     "first_payment_days", "salary_baseline_months", "regular_min_months",
+                     "relocation_min_events", "min_history"):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise ConfigError(
+                    f"life events {name} must be at least 1, got {getattr(self, name)}"
+                )
+        for name in ("salary_change", "regular_tolerance", "relocation_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(
+                    f"life events {name} must be in (0, 1], got {getattr(self, name)}"
+                )
+        if self.large_amount < 0 or self.large_multiple < 1:
+            raise ConfigError("life events large_amount must be >= 0 and large_multiple >= 1")
+
+
+@dataclass
+class LifeEventResult:
+    table: pa.Table  # event_id, customer_id, event_type, ts, detected_at, details
+    profile: pa.Table  # one row per customer: profile_life_events
+    as_of: date
+    counts: dict[str, int]
+    #: event type -> why the data cannot produce it (empty when it can)
+    unsupported: dict[str, str] = field(default_factory=dict)
+
+
+def _d(day: date) -> str:
+    return f"DATE '{day.isoformat()}'"
+
+
+def _open_holding(alias: str, as_of: str) -> str:
+    """A holding open on the data date (``alias`` empty: unqualified columns)."""
+    a = f"{alias}." if alias else ""
+    return (f"{a}open_date <= {as_of} AND ({a}close_date IS NULL OR {a}close_date > {as_of}) "
+            f"AND coalesce({a}status, 'active') <> 'closed'")  # fmt: skip
+
+
+DIRECTION = ("coalesce(direction, CASE WHEN type IN ("
+             + ", ".join(f"'{t}'" for t in CREDIT_TYPES) + ") THEN 'credit' ELSE 'debit' END)")  # fmt: skip
+
+
+def _salary_sql(c: LifeEventConfig, end: str, since: str) -> str:
+    n = c.salary_baseline_months
+    return f"""
+    SELECT customer_id, 'salary_change' AS event_type, ts,
+           json_object('amount', round(amount, 2), 'previous', round(previous, 2),
+                       'change', round(amount / previous - 1, 4), 'source', source)::VARCHAR
+    FROM (
+        WITH typed AS (
+            SELECT customer_id, ts, amount FROM transactions
+            WHERE type = 'salary' AND {DIRECTION} = 'credit' AND ts < {end}
+        ),
+        cand AS (
+            SELECT customer_id, year(ts) * 12 + month(ts) AS m,
+                   arg_max(ts, amount) AS ts, max(amount) AS amount
+            FROM transactions
+            WHERE type IN ('transfer_in', 'deposit') AND {DIRECTION} = 'credit' AND ts < {end}
+              AND customer_id NOT IN (SELECT customer_id FROM typed)
+            GROUP BY ALL
+        ),
+        steps AS (
+            SELECT customer_id, m - lag(m) OVER w AS gap, amount / lag(amount) OVER w AS ratio
+            FROM cand WINDOW w AS (PARTITION BY customer_id ORDER BY m)
+        ),
+        regular AS (
+            SELECT customer_id FROM steps WHERE gap IS NOT NULL GROUP BY customer_id
+            HAVING count(*) >= {c.regular_min_months - 1}
+               AND count(*) FILTER (WHERE gap = 1 AND abs(ratio - 1) <= {c.regular_tolerance})
+                   >= 0.75 * count(*)
+        ),
+        monthly AS (
+            SELECT customer_id, year(ts) * 12 + month(ts) AS m, min(ts) AS ts,
+                   sum(amount) AS amount, 'salary' AS source
+            FROM typed GROUP BY ALL
+            UNION ALL
+            SELECT customer_id, m, ts, amount, 'regular_credit' AS source
+            FROM cand SEMI JOIN regular USING (customer_id)
+        )
+        SELECT *, median(amount) OVER w AS previous, count(*) OVER w AS n_prev,
+               lag(m, {n}) OVER (PARTITION BY customer_id ORDER BY m) AS m_first
+        FROM monthly
+        WINDOW w AS (PARTITION BY customer_id ORDER BY m
+                     ROWS BETWEEN {n} PRECEDING AND 1 PRECEDING)
+    )
+    WHERE n_prev = {n} AND m_first = m - {n} AND previous > 0
+      AND abs(amount / previous - 1) >= {c.salary_change} AND ts >= {since}
+    """
+
+
+def _large_sql(c: LifeEventConfig, end: str, since: str, typical_start: str) -> str:
+    return f"""
+    SELECT customer_id,
+           CASE dir WHEN 'credit' THEN 'large_inflow' ELSE 'large_outflow' END AS event_type,
+           min(ts) AS ts,
+           json_object('amount', max(amount), 'count', count(*),
+                       'typical', round(any_value(typical), 2),
+                       'type', arg_max(type, amount),
+                       'transaction_id', arg_max(transaction_id, amount))::VARCHAR
+    FROM (
+        WITH tx AS (
+            SELECT transaction_id, customer_id, ts, amount, type, {DIRECTION} AS dir
+            FROM transactions WHERE ts >= {typical_start} AND ts < {end}
+        ),
+        typical AS (
+            SELECT customer_id, dir, median(amount) AS typical, count(*) AS n
+            FROM tx GROUP BY ALL
+        )
+        SELECT tx.*, typical.typical, typical.n FROM tx JOIN typical USING (customer_id, dir)
+        WHERE tx.ts >= {since} AND tx.amount >= {c.large_amount}
+          AND (typical.n < {c.min_history} OR tx.amount >= {c.large_multiple} * typical.typical)
+    )
+    GROUP BY customer_id, dir, ts::DATE
+    """
+
+
+def _maturity_sql(c: LifeEventConfig, as_of: str, until: str) -> str:
+    rollover = "TRUE" if c.rollover_deposits else "FALSE"
+    loans = ", ".join(f"'{x}'" for x in LOANS)
+    return f"""
+    SELECT customer_id,
+           CASE WHEN category IN ('deposit', 'wealth') THEN 'deposit_maturity'
+                ELSE 'loan_maturity' END AS event_type,
+           CAST(due AS TIMESTAMPTZ) AS ts,
+           json_object('accounts', list(account_id ORDER BY account_id),
+                       'products', list(product_id ORDER BY account_id),
+                       'balance', round(sum(balance), 2))::VARCHAR
+    FROM (
+        SELECT *, CASE WHEN d1 < {as_of} AND rolls
+                       THEN (open_date + to_months(CAST((k1 + 1) * term AS INTEGER)))::DATE
+                       ELSE d1 END AS due
+        FROM (
+            SELECT *, (open_date + to_months(CAST(k1 * term AS INTEGER)))::DATE AS d1
+            FROM (
+                SELECT h.account_id, h.customer_id, h.product_id, p.category, h.open_date,
+                       h.balance, p.term_months AS term,
+                       {rollover} AND p.category IN ('deposit', 'wealth') AS rolls,
+                       CASE WHEN {rollover} AND p.category IN ('deposit', 'wealth')
+                            THEN greatest(1, ceil(date_diff('month', h.open_date, {as_of})
+                                                  / p.term_months))
+                            ELSE 1 END AS k1
+                FROM holdings h JOIN products p USING (product_id)
+                WHERE p.term_months > 0 AND {_open_holding("h", as_of)}
+                  AND p.category IN ('deposit', 'wealth', {loans})
+            )
+        )
+    )
+    WHERE due BETWEEN {as_of} AND {until}
+    GROUP BY customer_id, event_type, due
+    """
+
+
+def _repayment_sql(as_of_day: date, as_of: str, until: str) -> str:
+    y, m = as_of_day.year, as_of_day.month
+    ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
+    last_this = calendar.monthrange(y, m)[1]
+    last_next = calendar.monthrange(ny, nm)[1]
+    cats = ", ".join(f"'{x}'" for x in ("credit_card", *LOANS))
+    return f"""
+    SELECT customer_id, 'repayment_due' AS event_type, CAST(due AS TIMESTAMPTZ) AS ts,
+           json_object('accounts', list(account_id ORDER BY account_id),
+                       'categories', list(category ORDER BY account_id),
+                       'balance', round(sum(balance), 2))::VARCHAR
+    FROM (
+        SELECT *, CASE WHEN d_this >= {as_of} AND d_this > open_date THEN d_this
+                       ELSE d_next END AS due
+        FROM (
+            SELECT h.account_id, h.customer_id, p.category, h.open_date, h.balance,
+                   make_date({y}, {m}, least(day(h.open_date), {last_this})) AS d_this,
+                   make_date({ny}, {nm}, least(day(h.open_date), {last_next})) AS d_next
+            FROM holdings h JOIN products p USING (product_id)
+            WHERE p.category IN ({cats}) AND h.balance > 0 AND {_open_holding("h", as_of)}
+        )
+    )
+    WHERE due <= {until}
+    GROUP BY customer_id, due
+    """
+
+
+def _anniversary_sql(event: str, source: str, column: str, key: str, as_of: str,
+                     until: str, filt: str) -> str:  # fmt: skip
+    """Next anniversary of a date column on or after the data date (29 Feb -> 28 Feb)."""
+    return f"""
+    SELECT customer_id, '{event}' AS event_type, CAST(due AS TIMESTAMPTZ) AS ts,
+           json_object('{key}', years, 'ids', list(id ORDER BY id))::VARCHAR
+    FROM (
+        SELECT customer_id, id,
+               CASE WHEN a0 >= {as_of} THEN a0 ELSE a1 END AS due,
+               CASE WHEN a0 >= {as_of} THEN y0 ELSE y0 + 1 END AS years
+        FROM (
+            SELECT customer_id, id, y0,
+                   ({column} + to_months(CAST(12 * y0 AS INTEGER)))::DATE AS a0,
+                   ({column} + to_months(CAST(12 * (y0 + 1) AS INTEGER)))::DATE AS a1
+            FROM (SELECT *, year({as_of}) - year({column}) AS y0 FROM {source} WHERE {filt})
+        )
+    )
+    WHERE due <= {until} AND years >= 1
+    GROUP BY customer_id, due, years
+    """
+
+
+def _relocation_sql(c: LifeEventConfig, end: str, since: str, window_start: str) -> str:
+    return f"""
+    WITH ev AS (
+        SELECT customer_id, ts, trim(json_extract_string(properties, '$.city')) AS city
+        FROM events_resolved
+        WHERE customer_id IS NOT NULL AND properties IS NOT NULL AND ts < {end}
+          AND nullif(trim(json_extract_string(properties, '$.city')), '') IS NOT NULL
+    ),
+    recent AS (
+        SELECT customer_id, city, count(*) AS n FROM ev WHERE ts >= {window_start} GROUP BY ALL
+    ),
+    dom AS (
+        SELECT customer_id, arg_max(city, n) AS city, max(n) AS n, sum(n) AS total
+        FROM recent GROUP BY customer_id
+    ),
+    moved AS (
+        SELECT d.customer_id, trim(c.city) AS home, d.city AS new_city, d.n, d.total
+        FROM dom d JOIN customers c USING (customer_id)
+        WHERE nullif(trim(c.city), '') IS NOT NULL AND d.n >= {c.relocation_min_events}
+          AND d.n >= {c.relocation_share} * d.total AND lower(d.city) <> lower(trim(c.city))
+    ),
+    last_home AS (
+        SELECT m.customer_id, max(e.ts) AS last_ts
+        FROM moved m JOIN ev e ON e.customer_id = m.customer_id AND lower(e.city) = lower(m.home)
+        GROUP BY m.customer_id
+    )
+    SELECT m.customer_id, 'relocation' AS event_type, min(e.ts) AS ts,
+           json_object('from', m.home, 'to', m.new_city, 'events', m.n,
+                       'share', round(m.n / m.total, 3))::VARCHAR
+    FROM moved m
+    JOIN ev e ON e.customer_id = m.customer_id AND e.city = m.new_city
+    LEFT JOIN last_home l ON l.customer_id = m.customer_id
+    WHERE l.last_ts IS NULL OR e.ts > l.last_ts
+    GROUP BY m.customer_id, m.home, m.new_city, m.n, m.total
+    HAVING min(e.ts) >= {since}
+    """
+
+
+def _mortgage_sql(c: LifeEventConfig, end: str, since: str) -> str:
+    loans = ", ".join(f"'{x}'" for x in LOANS)
+    return f"""
+    WITH mort AS (
+        SELECT h.account_id, h.customer_id, h.open_date
+        FROM holdings h JOIN products p USING (product_id) WHERE p.category = 'mortgage'
+    ),
+    loan_accounts AS (
+        SELECT h.account_id FROM holdings h JOIN products p USING (product_id)
+        WHERE p.category IN ({loans})
+    ),
+    rep AS (
+        SELECT customer_id, account_id, ts, amount FROM transactions
+        WHERE type = 'loan_repayment' AND ts < {end}
+    ),
+    cand AS (
+        SELECT m.customer_id, m.account_id, m.open_date, r.ts, r.amount, 'account' AS matched
+        FROM mort m JOIN rep r ON r.account_id = m.account_id
+        UNION ALL
+        SELECT m.customer_id, m.account_id, m.open_date, r.ts, r.amount, 'customer' AS matched
+        FROM mort m JOIN rep r ON r.customer_id = m.customer_id
+        WHERE (r.account_id IS NULL OR r.account_id NOT IN (SELECT account_id FROM loan_accounts))
+          AND r.ts::DATE > m.open_date
+          AND r.ts::DATE <= m.open_date + {c.first_payment_days}
+          AND NOT EXISTS (SELECT 1 FROM rep r2 WHERE r2.account_id = m.account_id)
+    ),
+    firsts AS (
+        SELECT customer_id, account_id, any_value(open_date) AS open_date,
+               any_value(matched) AS matched, min(ts) AS ts, arg_min(amount, ts) AS amount
+        FROM cand GROUP BY customer_id, account_id
+    )
+    SELECT customer_id, 'first_mortgage_payment' AS event_type, min(ts) AS ts,
+           json_object('account_id', arg_min(account_id, ts), 'amount', arg_min(amount, ts),
+                       'opened', strftime(arg_min(open_date, ts), '%Y-%m-%d'),
+                       'matched', arg_min(matched, ts))::VARCHAR
+    FROM firsts
+    WHERE ts >= {since} AND open_date >= (SELECT min(ts)::DATE FROM transactions)
+    GROUP BY customer_id, ts::DATE
+    """
+
+
+def detect_sql(cfg: LifeEventConfig, as_of_day: date) -> str:
+    """The SQL that lists this run's events (before ids are attached)."""
+    as_of = _d(as_of_day)
+    end = _d(as_of_day + timedelta(days=1))
+    until = _d(as_of_day + timedelta(days=cfg.horizon_days))
+    since = _d(as_of_day - timedelta(days=cfg.lookback_days - 1))
+    parts: dict[str, str] = {}
+    want = set(cfg.types)
+    if "salary_change" in want:
+        parts["salary_change"] = _salary_sql(cfg, end, since)
+    if want & {"large_inflow", "large_outflow"}:
+        typical_start = _d(as_of_day - timedelta(days=cfg.typical_days - 1))
+        parts["large"] = _large_sql(cfg, end, since, typical_start)
+    if want & {"deposit_maturity", "loan_maturity"}:
+        parts["maturity"] = _maturity_sql(cfg, as_of, until)
+    if "repayment_due" in want:
+        parts["repayment_due"] = _repayment_sql(as_of_day, as_of, until)
+    if "card_anniversary" in want:
+        cards = ("(SELECT h.*, h.account_id AS id FROM holdings h JOIN products p "
+                 "USING (product_id) WHERE p.category = 'credit_card')")  # fmt: skip
+        parts["card_anniversary"] = _anniversary_sql(
+            "card_anniversary",
+            cards,
+            "open_date",
+            "years",
+            as_of,
+            until,
+            _open_holding("", as_of),
+        )
+    if "birthday" in want:
+        people = "(SELECT *, customer_id AS id FROM customers)"
+        parts["birthday"] = _anniversary_sql(
+            "birthday",
+            people,
+            "birth_date",
+            "age",
+            as_of,
+            until,
+            "birth_date IS NOT NULL AND coalesce(status, 'active') <> 'closed'",
+        )
+    if "relocation" in want:
+        start = _d(as_of_day - timedelta(days=cfg.relocation_days - 1))
+        parts["relocation"] = _relocation_sql(cfg, end, since, start)
+    if "first_mortgage_payment" in want:
+        parts["first_mortgage_payment"] = _mortgage_sql(cfg, end, since)
+    selects = [f"SELECT * FROM ({sql})" for sql in parts.values()]
+    body = "\nUNION ALL\n".join(selects) if selects else (
+        "SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::TIMESTAMPTZ, NULL::VARCHAR WHERE FALSE"
+    )  # fmt: skip
+    wanted = ", ".join(f"'{t}'" for t in sorted(want))
+    return f"""
+    SELECT customer_id, event_type, ts, details FROM (
+        SELECT * FROM ({body}) AS u(customer_id, event_type, ts, details)
+    ) WHERE event_type IN ({wanted})
+    """
+
+
+def _unsupported(engine: AnalyticalEngine, types: tuple[str, ...]) -> dict[str, str]:
+    """Event types the data in the store cannot produce, with the reason."""
+    checks = {
+        "salary_change": ("SELECT EXISTS (SELECT 1 FROM transactions WHERE type IN "
+                          "('salary', 'transfer_in', 'deposit'))",
+                          "no salary, transfer_in or deposit credits in transactions"),
+        "large_inflow": ("SELECT EXISTS (SELECT 1 FROM transactions)", "no transactions"),
+        "large_outflow": ("SELECT EXISTS (SELECT 1 FROM transactions)", "no transactions"),
+        "deposit_maturity": ("SELECT EXISTS (SELECT 1 FROM holdings h JOIN products p USING "
+                             "(product_id) WHERE p.term_months > 0 AND p.category IN "
+                             "('deposit', 'wealth'))",
+                             "no deposit or wealth holdings of a product with term_months"),
+        "loan_maturity": ("SELECT EXISTS (SELECT 1 FROM holdings h JOIN products p USING "
+                          "(product_id) WHERE p.term_months > 0 AND p.category IN "
+                          "('consumer_loan', 'small_business_loan', 'mortgage'))",
+                          "no loan holdings of a product with term_months"),
+        "repayment_due": ("SELECT EXISTS (SELECT 1 FROM holdings h JOIN products p USING "
+                          "(product_id) WHERE h.balance > 0 AND p.category IN ('credit_card', "
+                          "'consumer_loan', 'small_business_loan', 'mortgage'))",
+                          "no card or loan holdings with a balance"),
+        "card_anniversary": ("SELECT EXISTS (SELECT 1 FROM holdings h JOIN products p USING "
+                             "(product_id) WHERE p.category = 'credit_card')",
+                             "no credit-card holdings"),
+        "birthday": ("SELECT EXISTS (SELECT 1 FROM customers WHERE birth_date IS NOT NULL)",
+                     "no customer has a birth_date"),
+        "relocation": ("SELECT EXISTS (SELECT 1 FROM events WHERE "
+                       "json_extract_string(properties, '$.city') IS NOT NULL) AND EXISTS "
+                       "(SELECT 1 FROM customers WHERE city IS NOT NULL)",
+                       "no event carries a city property (or no customer has a city): the "
+                       "canonical model keeps no city history"),
+        "first_mortgage_payment": ("SELECT EXISTS (SELECT 1 FROM holdings h JOIN products p "
+                                   "USING (product_id) WHERE p.category = 'mortgage') AND "
+                                   "EXISTS (SELECT 1 FROM transactions WHERE type = "
+                                   "'loan_repayment')",
+                                   "no mortgage holdings or no loan_repayment transactions"),
+    }  # fmt: skip
+    return {t: reason for t in types
+            for sql, reason in [checks[t]] if not engine.scalar(sql)}  # fmt: skip
+
+
+def compute_life_events(
+    engine: AnalyticalEngine, config: LifeEventConfig | None = None
+) -> LifeEventResult:
+    """Detect the events of :class:`LifeEventConfig` and build the per-customer profile."""
+    from lodestar.profile.features import feature_as_of
+
+    cfg = config or LifeEventConfig()
+    day = cfg.as_of or feature_as_of(engine)
+    if day is None:
+        raise ConfigError(
+            "life events need customers: the workspace has none",
+            hint="load data first, e.g. lodestar generate 5000",
+        )
+    now = datetime.now(UTC).replace(microsecond=0)
+    previous = TABLE in engine.tables()
+    keep = ("LEFT JOIN (SELECT event_id, detected_at FROM life_events) o USING (event_id)"
+            if previous else "")  # fmt: skip
+    detected = "coalesce(o.detected_at, n.detected_at)" if previous else "n.detected_at"
+    sql = f"""
+        WITH n AS (
+            SELECT substr(md5(customer_id || '|' || event_type || '|'
+                              || strftime(ts::DATE, '%Y-%m-%d')), 1, 20) AS event_id,
+                   customer_id, event_type, ts, CAST(? AS TIMESTAMPTZ) AS detected_at, details
+            FROM ({detect_sql(cfg, day)})
+            -- one event per customer, type and day (each rule already groups by them)
+            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts, details) = 1
+        )
+        SELECT n.event_id, n.customer_id, n.event_type, n.ts, {detected} AS detected_at,
+               n.details
+        FROM n {keep}
+        ORDER BY n.ts, n.customer_id, n.event_type
+    """
+    table = engine.query(sql, [now.isoformat()])
+    counts = {t: 0 for t in cfg.types}
+    if table.num_rows:
+        for row in table.group_by("event_type").aggregate([("event_id", "count")]).to_pylist():
+            counts[str(row["event_type"])] = int(row["event_id_count"])
+    return LifeEventResult(
+        table=table,
+        profile=_profile(engine, table, day),
+        as_of=day,
+        counts=counts,
+        unsupported=_unsupported(engine, cfg.types),
+    )
+
+
+#: profile_life_events columns: days until the next upcoming event of a type (null: none within
+#: the horizon) and whether a past event happened in a fixed recent window.
+DAYS_COLUMNS = {"deposit_maturity": "deposit_maturity_days", "loan_maturity": "loan_maturity_days",
+                "repayment_due": "repayment_due_days", "card_anniversary": "card_anniversary_days",
+                "birthday": "birthday_in_days"}  # fmt: skip
+RECENT_COLUMNS = {"salary_change": ("salary_changed_90d", 90),
+                  "large_inflow": ("large_inflow_30d", 30),
+                  "large_outflow": ("large_outflow_30d", 30),
+                  "relocation": ("relocated_90d", 90),
+                  "first_mortgage_payment": ("first_mortgage_payment_90d", 90)}  # fmt: skip
+
+
+def _profile(engine: AnalyticalEngine, events: pa.Table, day: date) -> pa.Table:
+    """One row per customer with the DAYS_COLUMNS and RECENT_COLUMNS (pyarrow group-bys)."""
+    customers = engine.query("SELECT customer_id FROM customers ORDER BY customer_id")
+    out: dict[str, pa.Array | pa.ChunkedArray] = {"customer_id": customers["customer_id"]}
+    ts_day = pc.cast(pc.cast(events["ts"], pa.timestamp("us")), pa.date32())
+    days = pc.days_between(pa.scalar(day, pa.date32()), ts_day)
+    frame = pa.table({"customer_id": events["customer_id"], "event_type": events["event_type"],
+                      "days": days})  # fmt: skip
+    ids = customers["customer_id"]
+    for event, column in DAYS_COLUMNS.items():
+        sub = frame.filter(pc.equal(frame["event_type"], event))
+        agg = sub.group_by("customer_id").aggregate([("days", "min")])
+        pos = pc.index_in(ids, agg["customer_id"])
+        out[column] = pc.cast(pc.take(agg["days_min"], pos), pa.int32())
+    for event, (column, window) in RECENT_COLUMNS.items():
+        sub = frame.filter(pc.and_(pc.equal(frame["event_type"], event),
+                                   pc.greater(frame["days"], -window)))  # fmt: skip
+        out[column] = pc.is_in(ids, sub["customer_id"])
+    recent = frame.filter(pc.less_equal(frame["days"], 0))
+    last = recent.group_by("customer_id").aggregate([("days", "max")])
+    pos = pc.index_in(ids, last["customer_id"])
+    out["days_since_life_event"] = pc.cast(pc.negate(pc.take(last["days_max"], pos)), pa.int32())
+    return pa.table(out)
