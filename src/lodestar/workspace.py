@@ -41,6 +41,8 @@ from lodestar.storage.operational import OperationalStore, sqlite_url
 if TYPE_CHECKING:
     from datetime import date
 
+    from lodestar.profile.life_events import LifeEventConfig, LifeEventResult
+    from lodestar.profile.personas import PersonaConfig, PersonaResult
     from lodestar.profile.rfm import RfmConfig, RfmResult
     from lodestar.reports.overview import Overview
 
@@ -310,6 +312,44 @@ class Workspace:
         result = compute_rfm(self.engine, config)
         if save:
             self.save_profile_table("rfm", result.table)
+        return result
+
+    def personas(self, config: PersonaConfig | None = None, *, save: bool = True) -> PersonaResult:
+        """Cluster customers into named personas (k chosen by silhouette or BIC); saved as
+        ``profile_personas`` plus the model in ``profile/personas/`` unless ``save`` is false."""
+        from lodestar.profile.personas import compute_personas
+
+        result = compute_personas(self.engine, config)
+        if save:
+            self.save_profile_table("personas", result.assignments)
+            result.model.save(self.root / "profile" / "personas")
+        return result
+
+    def predict_personas(self, customer_ids: list[str] | None = None) -> pa.Table:
+        """Assign customers (default: all open ones) to the saved personas, as they were fitted."""
+        from lodestar.profile.features import customer_features
+        from lodestar.profile.persona_model import PersonaModel
+
+        model = PersonaModel.load(self.root / "profile" / "personas")
+        features, _ = customer_features(
+            self.engine,
+            include_closed=bool(model.meta.get("params", {}).get("include_closed")),
+            customer_ids=customer_ids,
+        )
+        return model.predict(features)
+
+    def life_events(
+        self, config: LifeEventConfig | None = None, *, save: bool = True
+    ) -> LifeEventResult:
+        """Detect life events (salary change, large flows, maturities, due dates, birthdays...);
+        saved as table ``life_events`` (stable ids) and ``profile_life_events`` unless ``save``
+        is false."""
+        from lodestar.profile.life_events import TABLE, compute_life_events
+
+        result = compute_life_events(self.engine, config)
+        if save:
+            self.engine.replace_table(TABLE, result.table)
+            self.save_profile_table("life_events", result.profile)
         return result
 
     def save_profile_table(self, name: str, table: pa.Table) -> None:
