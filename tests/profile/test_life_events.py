@@ -347,3 +347,28 @@ def test_synthetic_bank(tmp_path: Path) -> None:
             else:
                 assert AS_OF - timedelta(days=90) < day <= AS_OF
         assert ws.engine.count("profile_life_events") == 3_000
+
+
+def test_cli(bank: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import lodestar.cli.profile_analytics_commands  # noqa: F401  (registers the commands)
+    from lodestar.cli.main import app, state
+
+    monkeypatch.delenv("LODESTAR_LANG", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    state.lang = None
+    zh = runner.invoke(app, ["profile", "life-events", "-w", str(bank.root)])
+    assert zh.exit_code == 0, zh.output
+    assert "代发工资变动" in zh.output and "S_UP" in zh.output and "life_events" in zh.output
+    state.lang = None
+    en = runner.invoke(app, ["--lang", "en", "profile", "life-events", "--type", "birthday",
+                             "--days", "3", "-w", str(bank.root)])  # fmt: skip
+    assert en.exit_code == 0, en.output
+    assert "B_TODAY" in en.output and "B_SOON" not in en.output  # due in 4 days
+    assert "salary" not in en.output
+    state.lang = None
+    bad = runner.invoke(app, ["--lang", "en", "profile", "life-events", "--type", "wedding",
+                              "-w", str(bank.root)])  # fmt: skip
+    assert bad.exit_code == 1 and "unknown type wedding" in bad.output

@@ -283,3 +283,29 @@ def test_real_datasets(tmp_path: Path, shared_data: Path, dataset: str) -> None:
         used = set(result.features)
         assert {"age", "aum"} <= used
         assert "txn_count_90d" not in used  # no transactions in these datasets
+
+
+def test_cli(planted: tuple[Workspace, dict[str, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import lodestar.cli.profile_analytics_commands  # noqa: F401  (registers the commands)
+    from lodestar.cli.main import app, state
+
+    ws, _ = planted
+    monkeypatch.delenv("LODESTAR_LANG", raising=False)
+    monkeypatch.setenv("COLUMNS", "160")
+    runner = CliRunner()
+    state.lang = None
+    zh = runner.invoke(app, ["profile", "personas", "--k-min", "2", "--k-max", "4",
+                             "-w", str(ws.root)])  # fmt: skip
+    assert zh.exit_code == 0, zh.output
+    assert "客群画像" in zh.output and "3 *" in zh.output and "房贷" in zh.output
+    state.lang = None
+    en = runner.invoke(app, ["--lang", "en", "profile", "personas", "--method", "gmm",
+                             "--k-min", "2", "--k-max", "4", "-w", str(ws.root)])  # fmt: skip
+    assert en.exit_code == 0, en.output
+    assert "BIC" in en.output and "mortgage" in en.output and "Features left out" in en.output
+    state.lang = None
+    bad = runner.invoke(app, ["--lang", "en", "profile", "personas", "--k-min", "9",
+                              "-w", str(ws.root)])  # fmt: skip
+    assert bad.exit_code == 1 and "k range 9..8" in bad.output

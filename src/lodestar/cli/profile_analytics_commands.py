@@ -7,6 +7,7 @@ the Workspace, print.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,7 +20,9 @@ from lodestar.i18n import t
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from lodestar.profile.life_events import LifeEventResult
     from lodestar.profile.lifecycle import LifecycleResult
+    from lodestar.profile.personas import PersonaResult
     from lodestar.profile.value_tiers import ValueTierResult
 
 
@@ -194,3 +197,129 @@ def print_lifecycle(result: LifecycleResult, lang: str, *, latest: bool = False)
 
 
 # -- end of value tiers and lifecycle ------------------------------------------------------------
+
+
+# -- personas and life events --------------------------------------------------------------------
+@profile.command("personas")
+def personas(
+    method: Annotated[str, typer.Option(help="kmeans or gmm (Gaussian mixture).")] = "kmeans",
+    k_min: Annotated[int, typer.Option(help="Fewest personas tried.")] = 3,
+    k_max: Annotated[int, typer.Option(help="Most personas tried.")] = 8,
+    seed: Annotated[int, typer.Option(help="Random seed (samples and cluster starts).")] = 42,
+    fit_sample: Annotated[
+        int, typer.Option(help="Fit on at most this many customers, then assign all.")
+    ] = 100_000,
+    as_of: Annotated[str | None, typer.Option(help="Feature date, YYYY-MM-DD.")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Cluster customers into named personas; saved as table profile_personas and a model."""
+    from lodestar.profile.personas import PersonaConfig
+
+    with open_workspace(workspace) as ws:
+        lang = locale(ws)
+        config = PersonaConfig(
+            method=method,  # type: ignore[arg-type]  # PersonaConfig checks the value
+            k_min=k_min,
+            k_max=k_max,
+            seed=seed,
+            fit_sample=fit_sample,
+            as_of=_day(as_of, "--as-of"),
+        )
+        result = ws.personas(config)
+        print_personas(result, lang, ws.root / "profile" / "personas")
+
+
+def print_personas(result: PersonaResult, lang: str, folder: Path) -> None:
+    from lodestar.profile.features import FEATURES
+
+    zh = lang == "zh-CN"
+    sep = "、" if zh else ", "
+    out = console()
+    rows = [[p.name if zh else p.name_en, f"{p.size:,}", f"{p.share:.1%}",
+             sep.join(tr.label if zh else tr.label_en for tr in p.traits)]
+            for p in result.profiles]  # fmt: skip
+    heads = [t(f"personas.{c}", lang) for c in ("persona", "customers", "share", "traits")]
+    title = t("personas.title", lang, k=result.k, method=result.model.meta["params"]["method"],
+              as_of=result.as_of)  # fmt: skip
+    out.print(_table(title, heads, rows))
+    scores = [[f"{k}{' *' if k == result.k else ''}", f"{v:,.4f}" if abs(v) < 10 else f"{v:,.0f}"]
+              for k, v in sorted(result.scores.items())]  # fmt: skip
+    metric = t(f"personas.metric.{result.metric}", lang)
+    out.print(_table(t("personas.scores", lang, metric=metric), ["k", t("personas.score", lang)],
+                     scores))  # fmt: skip
+    if result.dropped:
+        items = sep.join(
+            f"{FEATURES[d.feature].label if zh else d.feature} "
+            f"({t(f'personas.reason.{d.reason}', lang)})"
+            for d in result.dropped
+        )
+        out.print(t("personas.dropped", lang, items=items), markup=False)
+    out.print(t("personas.saved", lang, customers=result.assignments.num_rows, path=folder,
+                seconds=result.seconds), markup=False)  # fmt: skip
+
+
+@profile.command("life-events")
+def life_events(
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only these event types (repeat, or comma-separated)."),
+    ] = None,
+    days: Annotated[int, typer.Option(help="Upcoming events: due within this many days.")] = 30,
+    lookback: Annotated[int, typer.Option(help="Past events: within this many days.")] = 90,
+    as_of: Annotated[str | None, typer.Option(help="Data date, YYYY-MM-DD.")] = None,
+    examples: Annotated[int, typer.Option(help="Examples shown per event type.")] = 3,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Life events (salary change, large flows, maturities, due dates, birthdays...); saved as
+    tables life_events and profile_life_events."""
+    from lodestar.profile.life_events import EventType, LifeEventConfig
+
+    with open_workspace(workspace) as ws:
+        lang = locale(ws)
+        chosen = [p.strip() for v in (event_type or []) for p in v.split(",") if p.strip()]
+        config = LifeEventConfig(
+            types=tuple(chosen) if chosen else tuple(EventType),
+            horizon_days=days,
+            lookback_days=lookback,
+            as_of=_day(as_of, "--as-of"),
+        )
+        result = ws.life_events(config)
+        print_life_events(result, lang, days=days, lookback=lookback, examples=examples)
+
+
+def print_life_events(
+    result: LifeEventResult, lang: str, *, days: int, lookback: int, examples: int
+) -> None:
+    import pyarrow.compute as pc
+
+    from lodestar.profile.life_events import EVENT_NAMES
+
+    zh = lang == "zh-CN"
+    out = console()
+    table = result.table
+    rows = []
+    for code, n in result.counts.items():
+        mask = pc.equal(table["event_type"], code)
+        customers = len(pc.unique(table["customer_id"].filter(mask))) if n else 0
+        note = result.unsupported.get(code)
+        rows.append([EVENT_NAMES[code] if zh else code.replace("_", " "), code, f"{n:,}",
+                     f"{customers:,}",
+                     t("life_events.unsupported", lang, reason=t(f"life_events.why.{code}", lang))
+                     if note else ""])  # fmt: skip
+    heads = [t(f"life_events.{c}", lang) for c in ("type", "code", "count", "customers")]
+    title = t("life_events.title", lang, as_of=result.as_of, days=days, lookback=lookback)
+    out.print(_table(title, [*heads, ""], rows))
+    if examples > 0 and table.num_rows:
+        # Customer ids, dates and amounts only: no names, phones or other personal data.
+        shown: list[list[str]] = []
+        for code in result.counts:
+            some = table.filter(pc.equal(table["event_type"], code)).slice(0, examples)
+            shown.extend([EVENT_NAMES[code] if zh else code, r["customer_id"],
+                          r["ts"].date().isoformat(), r["details"]]
+                         for r in some.select(["customer_id", "ts", "details"]).to_pylist())  # fmt: skip
+        heads = [t(f"life_events.{c}", lang) for c in ("type", "customer", "date", "details")]
+        out.print(_table(t("life_events.examples", lang), heads, shown))
+    out.print(t("life_events.saved", lang, events=table.num_rows), markup=False)
+
+
+# -- end of personas and life events -------------------------------------------------------------

@@ -299,9 +299,10 @@ def _repayment_sql(as_of_day: date, as_of: str, until: str) -> str:
 def _anniversary_sql(event: str, source: str, column: str, key: str, as_of: str,
                      until: str, filt: str) -> str:  # fmt: skip
     """Next anniversary of a date column on or after the data date (29 Feb -> 28 Feb)."""
+    ids = ", 'accounts', list(id ORDER BY id)" if event == "card_anniversary" else ""
     return f"""
     SELECT customer_id, '{event}' AS event_type, CAST(due AS TIMESTAMPTZ) AS ts,
-           json_object('{key}', years, 'ids', list(id ORDER BY id))::VARCHAR
+           json_object('{key}', years{ids})::VARCHAR
     FROM (
         SELECT customer_id, id,
                CASE WHEN a0 >= {as_of} THEN a0 ELSE a1 END AS due,
