@@ -146,7 +146,7 @@ class SegmentError(LodestarError):
             lines += ["  " + self.expression, "  " + caret(self.expression, self.position)]
         hint = self._hint(loc)
         if hint:
-            lines.append(f"  {t('seg.hint', loc)}: {hint}")
+            lines.append(f"  {t('seg.hint', loc)}{hint}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

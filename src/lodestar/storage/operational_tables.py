@@ -12,7 +12,9 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -26,6 +28,7 @@ metadata = MetaData(
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
         "uq": "uq_%(table_name)s_%(column_0_N_name)s",
         "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     }
 )
 
@@ -77,4 +80,33 @@ audit_log = Table(
     Column("before", Text),
     Column("after", Text),
     Index("ix_audit_log_ts", "ts"),
+)
+
+#: Saved audiences (segments): one row per name, pointing at its latest version.
+segments = Table(
+    "segments",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("latest_version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Every version of every segment; versions are never changed once written.
+segment_versions = Table(
+    "segment_versions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    #: The canonical text of the expression (lodestar.segments.printer).
+    Column("expression", Text, nullable=False),
+    Column("description", Text),
+    #: Members when saved, out of how many customers, on which data date.
+    Column("count_at_save", BigInteger, nullable=False),
+    Column("population_at_save", BigInteger, nullable=False),
+    Column("data_as_of", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    ForeignKeyConstraint(["name"], ["segments.name"]),
 )
