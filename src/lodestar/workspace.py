@@ -41,9 +41,11 @@ from lodestar.storage.operational import OperationalStore, sqlite_url
 if TYPE_CHECKING:
     from datetime import date
 
+    from lodestar.profile.lifecycle import LifecycleConfig, LifecycleResult
     from lodestar.profile.life_events import LifeEventConfig, LifeEventResult
     from lodestar.profile.personas import PersonaConfig, PersonaResult
     from lodestar.profile.rfm import RfmConfig, RfmResult
+    from lodestar.profile.value_tiers import ValueConfig, ValueTierResult
     from lodestar.reports.overview import Overview
 
 
@@ -312,6 +314,33 @@ class Workspace:
         result = compute_rfm(self.engine, config)
         if save:
             self.save_profile_table("rfm", result.table)
+        return result
+
+    def value_tiers(
+        self, config: ValueConfig | None = None, *, save: bool = True
+    ) -> ValueTierResult:
+        """Customer value (AUM, 12-month revenue), its concentration (Lorenz curve, Gini, top
+        shares) and tiers (私人银行 / 贵宾 / 大众 / 长尾); saved as ``profile_value_tiers``
+        unless ``save`` is false."""
+        from lodestar.profile.value_tiers import compute_value_tiers
+
+        result = compute_value_tiers(self.engine, config)
+        if save:
+            self.save_profile_table("value_tiers", result.table)
+        return result
+
+    def lifecycle(
+        self, config: LifecycleConfig | None = None, *, save: bool = True
+    ) -> LifecycleResult:
+        """Lifecycle stage of every customer at each month end and the month-over-month
+        transition matrix; saves the current stage as ``profile_lifecycle`` and the monthly
+        stages as table ``lifecycle_history`` unless ``save`` is false."""
+        from lodestar.profile.lifecycle import compute_lifecycle
+
+        result = compute_lifecycle(self.engine, config)
+        if save:
+            self.engine.replace_table("lifecycle_history", result.history)
+            self.save_profile_table("lifecycle", result.table)
         return result
 
     def personas(self, config: PersonaConfig | None = None, *, save: bool = True) -> PersonaResult:

@@ -170,6 +170,7 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def main() -> None:
     # Command modules register themselves on import.
+    import lodestar.cli.profile_analytics_commands  # noqa: F401
     from lodestar.cli import data_commands, demo_command, profile_commands  # noqa: F401
 
     app()
