@@ -32,6 +32,12 @@ def _prepare_rfm(path: Path, scale: int) -> Path:
     return path
 
 
+def _prepare_segment(path: Path, scale: int) -> Path:
+    if not (path / "profile_bench.parquet").exists():
+        run_child(["prepare-segment", str(scale), str(path)])
+    return path
+
+
 def scenarios(scale: int) -> dict[str, Scenario]:
     return {
         "generate": Scenario(
@@ -91,6 +97,42 @@ def scenarios(scale: int) -> dict[str, Scenario]:
                     "lodestar tags (one compiled query)", ["lodestar-tags", "{data}", "{scratch}"]
                 ),
                 Contender("one query per tag", ["per-tag-queries", "{data}", "{scratch}"]),
+            ],
+        ),
+        "segment": Scenario(
+            name="segment",
+            description=(
+                "count over 30 yes/no tags (10 OR-groups of 3, some negated, ANDed; 1% NULLs; "
+                "tags synthesised, seeded, as table profile_bench); median of 200 counts with "
+                "the data already in memory"
+            ),
+            prepare=_prepare_segment,
+            unit="customers",
+            contenders=[
+                Contender(
+                    "lodestar profile index (packed bitmaps)",
+                    ["lodestar-segment", "{data}", "{scratch}"],
+                ),
+                Contender(
+                    "duckdb SQL, in-memory table",
+                    ["duckdb-segment", "{data}", "{scratch}"],
+                    compare=("rows", "count"),
+                ),
+                Contender(
+                    "polars expression",
+                    ["polars-segment", "{data}", "{scratch}"],
+                    compare=("rows", "count"),
+                ),
+                Contender(
+                    "pandas nullable booleans",
+                    ["pandas-segment", "{data}", "{scratch}"],
+                    compare=("rows", "count"),
+                ),
+                Contender(
+                    "pyroaring bitmaps",
+                    ["roaring-segment", "{data}", "{scratch}"],
+                    compare=("rows", "count"),
+                ),
             ],
         ),
     }

@@ -136,7 +136,7 @@ def render(scenario: Scenario, scale: int, results: list[Measurement]) -> str:
         op = ""
         if timed:
             op_s = statistics.median(m.op_seconds)
-            op = f" {op_s:.3f} | {op_s / statistics.median(ref.op_seconds):.2f}x |"
+            op = f" {op_s:.4g} | {op_s / statistics.median(ref.op_seconds):.2f}x |"
         lines.append(
             f"| {m.contender} | {m.median_s:.2f} | {count / m.median_s:,.0f} | "
             f"{m.median_mb:,.0f} | {m.median_s / ref.median_s:.2f}x | "

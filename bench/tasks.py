@@ -342,7 +342,10 @@ def per_tag_queries(data: str, scratch: str) -> dict[str, Any]:
     return {**answer, "tags": len(plan.names), "_op_seconds": seconds}
 
 
+from bench.segment_tasks import TASKS as SEGMENT_TASKS  # noqa: E402
+
 TASKS = {
+    **SEGMENT_TASKS,
     "lodestar-generate": lodestar_generate,
     "parquet-generate": parquet_generate,
     "lodestar-ingest": lodestar_ingest,
