@@ -192,7 +192,9 @@ class ProfileIndex:
                     if part == "dictionary":
                         parts[part] = _read_arrow(target / file)
                     else:
-                        parts[part] = np.load(target / file, mmap_mode="r")
+                        # A plain ndarray view of the mapping: np.memmap's Python-level hooks
+                        # would run on every bitwise operation.
+                        parts[part] = np.load(target / file, mmap_mode="r").view(np.ndarray)
                 columns[info.name] = _Column(info, **parts)
         except (OSError, ValueError, KeyError, pa.ArrowException):
             return None
@@ -369,28 +371,33 @@ class _Evaluator:
         self.resolve = resolve
 
     def run(self, node: Node, want_false: bool) -> tuple[Bits, Bits | None]:
-        ix = self.index
-        if isinstance(node, And | Or):
-            t_acc: Bits | None = None
-            f_acc: Bits | None = None
-            t_op, f_op = ((np.bitwise_and, np.bitwise_or) if isinstance(node, And)
+        kind = type(node)
+        if kind is Flag:  # the commonest leaf first: tags are yes/no columns
+            col = self.index.columns[node.field]  # type: ignore[union-attr]
+            if col.true is not None and col.false is not None:
+                return col.true, col.false
+        if kind is And or kind is Or:
+            items = node.items  # type: ignore[union-attr]
+            t_op, f_op = ((np.bitwise_and, np.bitwise_or) if kind is And
                           else (np.bitwise_or, np.bitwise_and))  # fmt: skip
-            for item in node.items:
+            t, f = self.run(items[0], want_false)
+            t_acc = t.copy()
+            f_acc = f.copy() if want_false and f is not None else None
+            for item in items[1:]:
                 t, f = self.run(item, want_false)
-                t_acc = t.copy() if t_acc is None else t_op(t_acc, t, out=t_acc)
-                if want_false:
-                    assert f is not None
-                    f_acc = f.copy() if f_acc is None else f_op(f_acc, f, out=f_acc)
-            assert t_acc is not None
+                t_op(t_acc, t, out=t_acc)
+                if f_acc is not None and f is not None:
+                    f_op(f_acc, f, out=f_acc)
             return t_acc, f_acc
-        if isinstance(node, Not):
-            t, f = self.run(node.item, want_false=True)
+        if kind is Not:
+            t, f = self.run(node.item, want_false=True)  # type: ignore[union-attr]
             assert f is not None
             return f, t
-        if isinstance(node, InSegment):
+        ix = self.index
+        if kind is InSegment:
             if self.resolve is None:
                 raise ValueError("in_segment() needs a resolver")
-            t, _ = self.run(self.resolve(node), want_false=False)
+            t, _ = self.run(self.resolve(node), want_false=False)  # type: ignore[arg-type]
             return t, (ix.all & ~t) if want_false else None
         if isinstance(node, BEHAVIOURS):
             if self.behaviour is None:
