@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lodestar.cli.main import app, register_commands, state
+import lodestar.cli.segment_commands  # noqa: F401  (registers the commands)
+from lodestar.cli.main import app, state
 from lodestar.workspace import Workspace
-
-register_commands()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,9 @@ segment = typer.Typer(
 )
 app.add_typer(segment, name="segment")
 
-Expr = Annotated[str, typer.Argument(help="Audience expression, e.g. \"age >= 30 and consent('sms')\"")]
+Expr = Annotated[
+    str, typer.Argument(help="Audience expression, e.g. \"age >= 30 and consent('sms')\"")
+]
 
 
 @contextmanager
