@@ -208,7 +208,7 @@ def personas(
     seed: Annotated[int, typer.Option(help="Random seed (samples and cluster starts).")] = 42,
     fit_sample: Annotated[
         int, typer.Option(help="Fit on at most this many customers, then assign all.")
-    ] = 100_000,
+    ] = 50_000,
     as_of: Annotated[str | None, typer.Option(help="Feature date, YYYY-MM-DD.")] = None,
     workspace: WorkspaceOption = None,
 ) -> None:

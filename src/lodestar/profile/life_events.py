@@ -9,7 +9,8 @@ event type                 rule (thresholds in :class:`LifeEventConfig`)
                            months before it (three consecutive months needed). Salary = credits
                            of type ``salary``; for customers with none, their largest monthly
                            ``transfer_in``/``deposit`` credit when that is regular (most
-                           month-to-month steps within 10%, at least four months).
+                           month-to-month steps within 10%, at least four months, among the
+                           months read: the lookback and the five months before it).
 ``large_inflow`` /         one credit / debit of at least ``large_amount`` and at least
 ``large_outflow``          ``large_multiple`` x the customer's typical (median) amount in that
                            direction over the past ``typical_days`` (with fewer than
@@ -159,7 +160,7 @@ DIRECTION = ("coalesce(direction, CASE WHEN type IN ("
              + ", ".join(f"'{t}'" for t in CREDIT_TYPES) + ") THEN 'credit' ELSE 'debit' END)")  # fmt: skip
 
 
-def _salary_sql(c: LifeEventConfig, end: str, since: str) -> str:
+def _salary_sql(c: LifeEventConfig, end: str, since: str, start: str) -> str:
     n = c.salary_baseline_months
     return f"""
     SELECT customer_id, 'salary_change' AS event_type, ts,
@@ -168,14 +169,14 @@ def _salary_sql(c: LifeEventConfig, end: str, since: str) -> str:
     FROM (
         WITH typed AS (
             SELECT customer_id, ts, amount FROM transactions
-            WHERE type = 'salary' AND {DIRECTION} = 'credit' AND ts < {end}
+            WHERE type = 'salary' AND {DIRECTION} = 'credit' AND ts >= {start} AND ts < {end}
         ),
         cand AS (
             SELECT customer_id, year(ts) * 12 + month(ts) AS m,
                    arg_max(ts, amount) AS ts, max(amount) AS amount
-            FROM transactions
-            WHERE type IN ('transfer_in', 'deposit') AND {DIRECTION} = 'credit' AND ts < {end}
-              AND customer_id NOT IN (SELECT customer_id FROM typed)
+            FROM transactions ANTI JOIN (SELECT DISTINCT customer_id FROM typed) USING (customer_id)
+            WHERE type IN ('transfer_in', 'deposit') AND {DIRECTION} = 'credit'
+              AND ts >= {start} AND ts < {end}
             GROUP BY ALL
         ),
         steps AS (
@@ -407,7 +408,12 @@ def detect_sql(cfg: LifeEventConfig, as_of_day: date) -> str:
     parts: dict[str, str] = {}
     want = set(cfg.types)
     if "salary_change" in want:
-        parts["salary_change"] = _salary_sql(cfg, end, since)
+        # Only the months a change in the lookback can compare with (and enough of them to
+        # tell a regular credit) are read.
+        back = (as_of_day - timedelta(days=cfg.lookback_days - 1)).replace(day=1)
+        for _ in range(max(cfg.salary_baseline_months, cfg.regular_min_months) + 1):
+            back = (back - timedelta(days=1)).replace(day=1)
+        parts["salary_change"] = _salary_sql(cfg, end, since, _d(back))
     if want & {"large_inflow", "large_outflow"}:
         typical_start = _d(as_of_day - timedelta(days=cfg.typical_days - 1))
         parts["large"] = _large_sql(cfg, end, since, typical_start)
@@ -491,7 +497,7 @@ def _unsupported(engine: AnalyticalEngine, types: tuple[str, ...]) -> dict[str, 
                                    "'loan_repayment')",
                                    "no mortgage holdings or no loan_repayment transactions"),
     }  # fmt: skip
-    return {t: reason for t in types
+    return {str(t): reason for t in types
             for sql, reason in [checks[t]] if not engine.scalar(sql)}  # fmt: skip
 
 
@@ -528,7 +534,7 @@ def compute_life_events(
         ORDER BY n.ts, n.customer_id, n.event_type
     """
     table = engine.query(sql, [now.isoformat()])
-    counts = {t: 0 for t in cfg.types}
+    counts = {str(t): 0 for t in cfg.types}
     if table.num_rows:
         for row in table.group_by("event_type").aggregate([("event_id", "count")]).to_pylist():
             counts[str(row["event_type"])] = int(row["event_id_count"])

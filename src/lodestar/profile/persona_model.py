@@ -156,7 +156,7 @@ def fingerprint(customer_ids: pa.ChunkedArray | pa.Array, raw: np.ndarray) -> st
     return h.hexdigest()[:16]
 
 
-def silhouette(x: np.ndarray, labels: np.ndarray, block: int = 2048) -> float:
+def silhouette(x: np.ndarray, labels: np.ndarray, block: int = 512) -> float:
     """Mean silhouette coefficient (Euclidean), as ``sklearn.metrics.silhouette_score``."""
     xf = np.asarray(x, dtype=np.float32)
     lab = np.unique(labels, return_inverse=True)[1]
