@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from lodestar.profile.rfm import RfmConfig, RfmResult
     from lodestar.profile.value_tiers import ValueConfig, ValueTierResult
     from lodestar.reports.overview import Overview
+    from lodestar.segments.index import ProfileIndex
+    from lodestar.segments.session import Overlap, ParsedSegment, SegmentExport, Segments
+    from lodestar.segments.store import SegmentVersion
 
 
 def default_workspace_path() -> Path:
@@ -393,6 +396,104 @@ class Workspace:
         from lodestar.profile.view import refresh_profile_view
 
         return refresh_profile_view(self.engine)
+
+    # -- segments -----------------------------------------------------------------------------
+    @property
+    def _segments(self) -> Segments:
+        """Segment state of this workspace object (index, caches), created on first use."""
+        session = self.__dict__.get("_segment_session")
+        if session is None:
+            from lodestar.segments.session import Segments
+
+            session = Segments(self.engine, self.ops, self.root / "profile" / "index")
+            self.__dict__["_segment_session"] = session
+        return session
+
+    def parse_segment(self, expr: str) -> ParsedSegment:
+        """Read and check an audience expression (docs/segments.md); ``.warnings`` lists
+        unknown event names and products, ``.canonical`` the normalised text."""
+        return self._segments.parse(expr)
+
+    def segment_count(self, expr: str, *, method: Literal["index", "sql"] = "index") -> int:
+        """How many customers match ``expr``: from the in-memory profile index (microseconds
+        once built), or with ``method="sql"`` by the engine (the same number)."""
+        return self._segments.count(expr, method)
+
+    def segment_fields(self) -> list[tuple[str, str, str]]:
+        """(name, kind, DuckDB type) of every field expressions can use."""
+        segs = self._segments
+        segs.refresh()
+        return [(f.name, f.kind.value, f.sql_type) for f in segs.catalogue.fields.values()]
+
+    def profile_index(self) -> ProfileIndex:
+        """The in-memory index of ``customer_profile`` behind segment counts (built or loaded
+        on first use, rebuilt when the data changes)."""
+        segs = self._segments
+        segs.refresh()
+        return segs.index()
+
+    def segment_population(self) -> int:
+        """Customers in ``customer_profile`` (the denominator of segment shares)."""
+        return self._segments.population()
+
+    def segment_members(self, expr: str) -> pa.Table:
+        """customer_id of every customer matching ``expr`` (or a saved segment's expression)."""
+        return self._segments.members(expr)
+
+    def segment_sql(self, expr: str) -> tuple[str, list[Any]]:
+        """The DuckDB SQL (with ``?`` parameters) that lists the members of ``expr``."""
+        return self._segments.sql(expr)
+
+    def save_segment(
+        self, name: str, expr: str, description: str | None = None, actor: str | None = None
+    ) -> SegmentVersion:
+        """Validate ``expr`` and save it as the next version of segment ``name`` (a new version
+        only when the expression or description changed); audit-logged."""
+        version, _ = self._segments.save(name, expr, description, actor or _actor())
+        return version
+
+    def segments(self) -> list[SegmentVersion]:
+        """The latest version of every saved segment, by name."""
+        return self._segments.store.all_latest()
+
+    def segment(self, name: str, version: int | None = None) -> SegmentVersion:
+        """One saved segment (its latest version unless ``version`` is given)."""
+        return self._segments.store.get(name, version)
+
+    def segment_versions(self, name: str) -> list[SegmentVersion]:
+        self._segments.store.get(name)  # a clear error for an unknown name
+        return self._segments.store.versions(name)
+
+    def segment_overlap(self, items: list[str]) -> Overlap:
+        """Sizes of every region of the Venn diagram of 2 or 3 saved segments (or expressions),
+        and the Jaccard index of each pair."""
+        return self._segments.overlap(items)
+
+    def segment_sample(
+        self, expr_or_name: str, n: int = 10, seed: int | None = None
+    ) -> pa.Table:
+        """``n`` members at random, with a few descriptive columns; personal data masked."""
+        return self._segments.sample(expr_or_name, n, seed)
+
+    def export_segment(
+        self,
+        name: str,
+        path: str | Path,
+        *,
+        columns: list[str] | None = None,
+        unmask: bool = False,
+        actor: str | None = None,
+    ) -> SegmentExport:
+        """Write a saved segment's members (customer_id plus ``columns``) to .csv or .parquet.
+        Personal data is masked unless ``unmask``; every export is in the audit trail."""
+        return self._segments.export(name, Path(path), columns, unmask, actor or _actor())
+
+    def save_example_segments(self, actor: str | None = None) -> list[SegmentVersion]:
+        """Save the example audiences a bank's marketers usually start from (see
+        :mod:`lodestar.segments.examples`)."""
+        from lodestar.segments.examples import save_examples
+
+        return save_examples(self._segments, actor or _actor())
 
     # -- reading ------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -171,6 +171,11 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
 def main() -> None:
     # Command modules register themselves on import.
     import lodestar.cli.profile_analytics_commands  # noqa: F401
-    from lodestar.cli import data_commands, demo_command, profile_commands  # noqa: F401
+    from lodestar.cli import (  # noqa: F401
+        data_commands,
+        demo_command,
+        profile_commands,
+        segment_commands,
+    )
 
     app()
