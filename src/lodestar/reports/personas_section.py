@@ -34,8 +34,10 @@ def personas_section(result: PersonaResult, locale: str) -> Section:
     z = [[p.z[f] for f in result.features] for p in result.profiles]
     heat = go.Figure(go.Heatmap(z=z, x=labels, y=names, zmid=0, colorscale="RdBu",
                                 reversescale=True, colorbar={"title": "z"}))  # fmt: skip
+    # Largest persona on top, in the table's order.
     heat.update_layout(title=t("personas.heatmap", locale), height=max(320, 60 * len(names) + 200),
-                       margin={"l": 220, "r": 20, "t": 40, "b": 140})  # fmt: skip
+                       margin={"l": 220, "r": 20, "t": 40, "b": 140},
+                       yaxis={"autorange": "reversed"})  # fmt: skip
 
     ks = sorted(result.scores)
     scores = go.Figure(go.Scatter(x=ks, y=[result.scores[k] for k in ks], mode="lines+markers"))
