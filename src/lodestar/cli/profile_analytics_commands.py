@@ -270,8 +270,7 @@ def life_events(
     examples: Annotated[int, typer.Option(help="Examples shown per event type.")] = 3,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Life events (salary change, large flows, maturities, due dates, birthdays...); saved as
-    tables life_events and profile_life_events."""
+    """Life events (salary, large flows, maturities, due dates, birthdays); saved as tables."""
     from lodestar.profile.life_events import EventType, LifeEventConfig
 
     with open_workspace(workspace) as ws:
