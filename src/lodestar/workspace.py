@@ -22,7 +22,7 @@ import getpass
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,10 +41,15 @@ from lodestar.storage.operational import OperationalStore, sqlite_url
 if TYPE_CHECKING:
     from datetime import date
 
-    from lodestar.profile.lifecycle import LifecycleConfig, LifecycleResult
+    from lodestar.profile.customer_view import CustomerView
     from lodestar.profile.life_events import LifeEventConfig, LifeEventResult
+    from lodestar.profile.lifecycle import LifecycleConfig, LifecycleResult
     from lodestar.profile.personas import PersonaConfig, PersonaResult
     from lodestar.profile.rfm import RfmConfig, RfmResult
+    from lodestar.profile.tag_build import TagBuild
+    from lodestar.profile.tag_compiler import TagPlan
+    from lodestar.profile.tag_summary import TagStats
+    from lodestar.profile.tags import TagDef
     from lodestar.profile.value_tiers import ValueConfig, ValueTierResult
     from lodestar.reports.overview import Overview
     from lodestar.segments.index import ProfileIndex
@@ -268,20 +273,41 @@ class Workspace:
         else:
             loaded = self.generate(customers, seed, progress=progress)
         stages.append("generate")
+        from lodestar.profile.view import data_as_of
         from lodestar.reports.html import render_report, rfm_section
+        from lodestar.reports.lifecycle_section import lifecycle_section
         from lodestar.reports.overview import build_overview
+        from lodestar.reports.personas_section import personas_section
+        from lodestar.reports.segments_section import segments_section
+        from lodestar.reports.tags_section import tags_section
+        from lodestar.reports.tiers_section import tiers_section
 
-        rfm = self.rfm()
-        stages.append("rfm")
+        profile = self.build_profile(progress=progress)
+        stages.extend(profile.stages)
+        self.save_example_segments(actor="demo")
+        saved = self.segments()
+        seg_counts = {v.name: self.segment_count(f"in_segment('{v.name}')") for v in saved}
+        largest = sorted(seg_counts, key=lambda n: -seg_counts[n])[:3]
+        overlap = self.segment_overlap(largest) if len(largest) >= 2 else None
+        stages.append("segments")
         overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
+        sections = [
+            rfm_section(profile.rfm.summary(), profile.rfm.as_of, locale),
+            tiers_section(profile.tiers, locale),
+            lifecycle_section(profile.lifecycle, locale),
+            personas_section(profile.personas, locale),
+            tags_section(self.tag_stats(), self.tag_definitions_or_empty(), locale),
+            segments_section(saved, seg_counts, self.segment_population(),
+                             data_as_of(self.engine), locale, overlap=overlap),
+        ]  # fmt: skip
         report = render_report(
             self.root / "report.html",
             overview,
             locale=locale,
             stages=stages,
             runs=self.runs(10),
-            extra_sections=[rfm_section(rfm.summary(), rfm.as_of, locale)],
+            extra_sections=sections,
         )
         return DemoOutcome(
             seconds=time.perf_counter() - started,
@@ -290,8 +316,35 @@ class Workspace:
             overview=overview,
             stages=stages,
             load_seconds=loaded.seconds if loaded is not None else None,
-            rfm=rfm.summary(),
+            rfm=profile.rfm.summary(),
+            profile=profile,
+            segments=seg_counts,
         )
+
+    def build_profile(self, *, progress: Progress | None = None) -> ProfileOutcome:
+        """Every profile stage in dependency order: RFM, value tiers, lifecycle, tags (which
+        may use the others), life events and personas. Each saves its ``profile_*`` table."""
+        from lodestar.profile.tag_build import build_tags
+
+        step = progress or (lambda stage, done, total: None)
+        timings: dict[str, float] = {}
+        total = 6
+
+        def timed(name: str, i: int, fn: Any) -> Any:
+            t0 = time.perf_counter()
+            result = fn()
+            timings[name] = time.perf_counter() - t0
+            step("profile", i, total)
+            return result
+
+        step("profile", 0, total)
+        rfm = timed("rfm", 1, self.rfm)
+        tiers = timed("value_tiers", 2, self.value_tiers)
+        life = timed("lifecycle", 3, self.lifecycle)
+        tags = timed("tags", 4, lambda: build_tags(self.engine, self.root))
+        events = timed("life_events", 5, self.life_events)
+        personas = timed("personas", 6, self.personas)
+        return ProfileOutcome(rfm, tiers, life, tags, events, personas, timings)
 
     def report(
         self,
@@ -329,7 +382,9 @@ class Workspace:
 
         result = compute_value_tiers(self.engine, config)
         if save:
-            self.save_profile_table("value_tiers", result.table)
+            # the tag library owns ``aum`` in customer_profile; the tiers' copy is value_aum
+            names = ["value_aum" if c == "aum" else c for c in result.table.column_names]
+            self.save_profile_table("value_tiers", result.table.rename_columns(names))
         return result
 
     def lifecycle(
@@ -396,6 +451,71 @@ class Workspace:
         from lodestar.profile.view import refresh_profile_view
 
         return refresh_profile_view(self.engine)
+
+    # -- tags ---------------------------------------------------------------------------------
+    def tag_definitions(self) -> list[TagDef]:
+        """The built-in tag library plus the workspace's ``tags/*.yaml`` (which replace
+        built-ins of the same name). Raises DefinitionError listing every problem."""
+        from lodestar.profile.tag_build import TagLibrary
+
+        return TagLibrary(self.engine, self.root).definitions()
+
+    def check_tags(self) -> TagPlan:
+        """Validate every tag (names, types, windows, cycles) without building anything."""
+        from lodestar.profile.tag_build import TagLibrary
+
+        return TagLibrary(self.engine, self.root).plan()
+
+    def build_tags(
+        self,
+        *,
+        full: bool = False,
+        as_of: date | None = None,
+        progress: Progress | None = None,
+    ) -> TagBuild:
+        """Compute every tag into ``profile_tags`` (joined into ``customer_profile``). After
+        loads only the affected customers and tags recompute; ``full`` rebuilds everything."""
+        from lodestar.profile.tag_build import build_tags
+
+        return build_tags(self.engine, self.root, as_of=as_of, full=full, progress=progress)
+
+    def tag_stats(self, names: list[str] | None = None) -> list[TagStats]:
+        """Coverage and distribution of built tags (share true, quantiles, top values)."""
+        from lodestar.profile.tag_summary import summarise_tags
+
+        return summarise_tags(self.engine, self.check_tags(), names)
+
+    def tag_definitions_or_empty(self) -> dict[str, TagDef]:
+        """Tag definitions by name for labels; empty when the definitions have problems (a
+        view of a customer should not fail because a tag file is being edited)."""
+        from lodestar.errors import DefinitionError
+
+        try:
+            return {t.name: t for t in self.tag_definitions()}
+        except DefinitionError:
+            return {}
+
+    # -- the 360° view --------------------------------------------------------------------------
+    def customer_view(
+        self,
+        customer_id: str,
+        *,
+        unmask: bool = False,
+        timeline: int = 20,
+        actor: str | None = None,
+    ) -> CustomerView:
+        """Everything about one customer (attributes, scores, tags, holdings, recent timeline,
+        campaign contacts, consents, life events, complaints, surveys). PII is masked unless
+        ``unmask``; an unmasked view is recorded in the audit trail (who, which customer)."""
+        from lodestar.profile.customer_view import customer_view
+
+        view = customer_view(self.engine, customer_id, unmask=unmask, timeline=timeline)
+        if unmask:
+            with self.ops.begin() as conn:
+                self.ops.audit(conn, actor=actor or _actor(), action="pii.unmask",
+                               entity="customer", entity_id=customer_id,
+                               after={"view": "customer_360"})  # fmt: skip
+        return view
 
     # -- segments -----------------------------------------------------------------------------
     @property
@@ -469,9 +589,7 @@ class Workspace:
         and the Jaccard index of each pair."""
         return self._segments.overlap(items)
 
-    def segment_sample(
-        self, expr_or_name: str, n: int = 10, seed: int | None = None
-    ) -> pa.Table:
+    def segment_sample(self, expr_or_name: str, n: int = 10, seed: int | None = None) -> pa.Table:
         """``n`` members at random, with a few descriptive columns; personal data masked."""
         return self._segments.sample(expr_or_name, n, seed)
 
@@ -528,6 +646,25 @@ class DemoOutcome:
     stages: list[str]
     load_seconds: float | None
     rfm: list[dict[str, Any]]
+    profile: ProfileOutcome | None = None
+    segments: dict[str, int] = field(default_factory=dict)  # saved segment -> customers
+
+
+@dataclass(frozen=True)
+class ProfileOutcome:
+    """What :meth:`Workspace.build_profile` computed, stage by stage."""
+
+    rfm: RfmResult
+    tiers: ValueTierResult
+    lifecycle: LifecycleResult
+    tags: TagBuild
+    life_events: LifeEventResult
+    personas: PersonaResult
+    seconds: dict[str, float]
+
+    @property
+    def stages(self) -> list[str]:
+        return list(self.seconds)
 
 
 def _env_database_url() -> str | None:

@@ -64,5 +64,22 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
             t("cli.demo.rfm", loc, group=g["group"] if loc == "zh-CN" else g["group_en"]),
             f"{g['share']:.1%} / {g['monetary_share']:.1%}",
         )
+    prof = outcome.profile
+    if prof is not None:
+        top = [r for r in prof.tiers.summary if r["value_tier"] in ("private_banking", "affluent")]
+        if top:
+            table.add_row(t("cli.demo.tiers", loc),
+                          f"{sum(r['customer_share'] for r in top):.1%} / "
+                          f"{sum(r['value_share'] for r in top):.1%}")  # fmt: skip
+        dist = prof.lifecycle.distribution()
+        table.add_row(t("cli.demo.stages", loc), " / ".join(
+            f"{dist.get(k, 0.0):.1%}" for k in ("mature", "declining", "churned")))  # fmt: skip
+        table.add_row(t("cli.demo.personas", loc), f"{prof.personas.k}: " + "、".join(
+            p.name if loc == "zh-CN" else p.name_en for p in prof.personas.profiles))  # fmt: skip
+        table.add_row(t("cli.demo.tags", loc), f"{prof.tags.tags} ({prof.tags.seconds:.1f}s)")
+    if outcome.segments:
+        name = max(outcome.segments, key=lambda n: outcome.segments[n])
+        table.add_row(t("cli.demo.segments", loc),
+                      f"{len(outcome.segments)} ({name}: {outcome.segments[name]:,})")  # fmt: skip
     out.print(table)
     out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))

@@ -168,14 +168,18 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
     return app.command(name=fn.__name__.rstrip("_").replace("_", "-"))(fn)
 
 
-def main() -> None:
-    # Command modules register themselves on import.
+def register_commands() -> None:
+    """Import every command module (each registers itself on import); tests call this too."""
     import lodestar.cli.profile_analytics_commands  # noqa: F401
     from lodestar.cli import (  # noqa: F401
         data_commands,
         demo_command,
         profile_commands,
         segment_commands,
+        tag_commands,
     )
 
+
+def main() -> None:
+    register_commands()
     app()

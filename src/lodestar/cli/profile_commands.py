@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from lodestar.cli.main import WorkspaceOption, app, console, locale, open_workspace
 
-profile = typer.Typer(help="Customer profiles: RFM and more.", no_args_is_help=True)
+
+class _ProfileGroup(TyperGroup):
+    """``lodestar profile CUSTOMER_ID`` shows one customer; other words are sub-commands."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["show", *args]
+        return super().resolve_command(ctx, args)
+
+
+profile = typer.Typer(
+    cls=_ProfileGroup,
+    help="Customer profiles: `lodestar profile CUSTOMER_ID` (the 360° view), RFM, tiers...",
+    no_args_is_help=True,
+)
 app.add_typer(profile, name="profile")
 
 
@@ -61,3 +76,40 @@ def rfm(
             table.add_row(str(g["group"] if zh else g["group_en"]), f"{g['customers']:,}",
                           f"{g['share']:.1%}", f"{g['monetary_share']:.1%}", arrows)  # fmt: skip
         console().print(table)
+
+
+@profile.command("show")
+def show(
+    customer_id: Annotated[str, typer.Argument(help="Customer id.")],
+    unmask: Annotated[
+        bool, typer.Option(help="Show PII unmasked (recorded in the audit trail).")
+    ] = False,
+    timeline: Annotated[int, typer.Option(help="Recent transactions / events shown.")] = 15,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """The 360° view of one customer: attributes, scores, tags, holdings, timeline, consents."""
+    from lodestar.cli.customer_view_render import print_customer_view
+
+    with open_workspace(workspace) as ws:
+        view = ws.customer_view(customer_id, unmask=unmask, timeline=timeline)
+        if as_json:
+            import json
+
+            console().print_json(json.dumps(view.to_dict(), default=str, ensure_ascii=False))
+        else:
+            print_customer_view(view, ws.tag_definitions_or_empty(), locale(ws))
+
+
+@profile.command("build")
+def build(workspace: WorkspaceOption = None) -> None:
+    """Run every profile stage: RFM, value tiers, lifecycle, tags, life events, personas."""
+    from lodestar.cli.main import progress_bar
+
+    with open_workspace(workspace) as ws:
+        loc = locale(ws)
+        with progress_bar(loc) as progress:
+            outcome = ws.build_profile(progress=progress)
+        zh = loc == "zh-CN"
+        for stage, seconds in outcome.seconds.items():
+            console().print(f"{stage}: {seconds:.1f} {'秒' if zh else 's'}")

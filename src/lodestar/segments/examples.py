@@ -67,6 +67,29 @@ EXAMPLES: tuple[Example, ...] = (
         "onboarding journey",
         ("tenure_months", "status"),
     ),
+    # Built on tags, value tiers and lifecycle (present once those are built).
+    Example(
+        "card_gap_salaried_tags",
+        "gap_credit_card and age < 40 and is_digital_active and consent('sms')",
+        "代发工资、KYC 有效、无逾期、尚无信用卡的 40 岁以下数字化客户：信用卡交叉销售 / Salaried, "
+        "KYC-valid, non-delinquent digital customers under 40 without a card: card cross-sell",
+        ("gap_credit_card", "is_digital_active"),
+    ),
+    Example(
+        "affluent_wealth_gap",
+        "value_tier in ('private_banking', 'affluent') and not has_wealth and consent('telemarketing')",
+        "私人银行 / 贵宾客户中尚未持有理财、可电话营销：理财经理跟进 / Private-banking and affluent "
+        "customers without wealth products, reachable by phone: relationship-manager follow-up",
+        ("value_tier", "has_wealth"),
+    ),
+    Example(
+        "declining_valuable",
+        "lifecycle_stage = 'declining' and value_tier in ('private_banking', 'affluent', 'mass') "
+        "and not recent_complaint_30d",
+        "价值客户进入衰退期且近 30 天无投诉：挽留关怀 / Valuable customers now declining, with no "
+        "complaint in 30 days: retention care",
+        ("lifecycle_stage", "value_tier", "recent_complaint_30d"),
+    ),
 )
 
 
