@@ -39,9 +39,10 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
 
     out = console()
     ov = outcome.overview
-    table = Table(
-        t("cli.demo.figure", loc), t("cli.demo.value", loc), title=t("cli.demo.title", loc)
-    )
+    table = Table(title=t("cli.demo.title", loc))
+    table.add_column(t("cli.demo.figure", loc), min_width=30)
+    # long values (persona names) are cut rather than squeezing the labels into many lines
+    table.add_column(t("cli.demo.value", loc), max_width=24, no_wrap=True, overflow="ellipsis")
     for name in ("customers", "holdings", "transactions", "events", "consents",
                  "campaign_contacts"):  # fmt: skip
         table.add_row(name, f"{outcome.counts.get(name, 0):,}")
