@@ -198,10 +198,12 @@ def test_value_parts_and_tiers_by_amount(small_bank: Workspace) -> None:
     assert result.top_shares[0.2] == pytest.approx(7_100_000 / total)  # 1 of 6 customers
     # Saved: the columns join the customer_profile view.
     view = small_bank.query(
-        "SELECT customer_id, value_tier, value_tier_name, aum FROM customer_profile "
+        "SELECT customer_id, value_tier, value_tier_name, value_aum FROM customer_profile "
         "ORDER BY customer_id"
     ).to_pylist()
     assert [r["value_tier"] for r in view] == [tiers[r["customer_id"]] for r in view]
+    # the view names the tiers' AUM value_aum: the tag library owns the name aum
+    assert [r["value_aum"] for r in view] == pytest.approx([aum[r["customer_id"]] for r in view])
 
 
 def test_revenue_and_combined_measures(small_bank: Workspace) -> None:
