@@ -42,10 +42,19 @@ RFM_COLUMNS = {
 
 
 def data_as_of(engine: AnalyticalEngine) -> date | None:
-    """The day of the latest transaction or event (None for an empty store)."""
+    """The day of the latest transaction or event; for stores without either (a snapshot of
+    customers and accounts, say), the latest campaign contact, balance date or account date.
+    None for an empty store."""
     value = engine.scalar(
         "SELECT greatest((SELECT max(ts) FROM transactions), (SELECT max(ts) FROM events))::DATE"
     )
+    if value is None:
+        value = engine.scalar(
+            "SELECT greatest((SELECT max(contacted_at) FROM campaign_contacts)::DATE,"
+            " (SELECT max(as_of_date) FROM holdings),"
+            " (SELECT greatest(max(open_date), max(close_date)) FROM holdings),"
+            " (SELECT greatest(max(join_date), max(closed_date)) FROM customers))"
+        )
     return value if isinstance(value, date) else None
 
 
