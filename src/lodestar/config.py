@@ -44,6 +44,8 @@ class WorkspaceConfig(BaseModel):
     #: Memory the analytical engine may use before spilling to disk, e.g. "4GB".
     memory_limit: str | None = None
     threads: int | None = Field(default=None, ge=1)
+    #: After each load, refresh the tags of the customers it touched (once tags were built).
+    refresh_tags_after_load: bool = True
 
     @classmethod
     def load(cls, path: Path) -> WorkspaceConfig:

@@ -193,7 +193,7 @@ class Workspace:
             loader.staging.discard()
             raise
         result = loader.commit(str(src), kind, fingerprint)
-        self.refresh_profile_view()
+        self._after_load()
         return result
 
     def load_tables(
@@ -215,8 +215,17 @@ class Workspace:
             loader.staging.discard()
             raise
         result = loader.commit(source, source, fingerprint or source)
-        self.refresh_profile_view()
+        self._after_load()
         return result
+
+    def _after_load(self) -> None:
+        """Keep the profile current: the view always; the tags of the touched customers when
+        tags were built before (audiences are counted on fresh data, not after a nightly job)."""
+        from lodestar.profile.tag_build import STATE
+
+        self.refresh_profile_view()
+        if self.config.refresh_tags_after_load and STATE in self.engine.tables():
+            self.build_tags()
 
     def generate(
         self,

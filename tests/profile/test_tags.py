@@ -226,6 +226,7 @@ def _transactions(ws: Workspace, rows: list[dict[str, object]]) -> pa.Table:
 def test_refresh_recomputes_only_the_touched_customers_and_equals_a_full_build(
     scratch: Workspace,
 ) -> None:
+    scratch.config.refresh_tags_after_load = False  # refresh by hand, to see what it does
     first = scratch.build_tags()
     assert first.mode == "full"
     assert scratch.build_tags().mode == "unchanged"
@@ -270,3 +271,20 @@ def test_new_customers_get_whole_rows_on_refresh(scratch: Workspace) -> None:
         "SELECT has_phone, has_app, txn_count_90d FROM profile_tags WHERE customer_id = 'NEWCUST'"
     ).to_pylist()
     assert row == [{"has_phone": False, "has_app": False, "txn_count_90d": 0}]
+
+
+def test_a_load_refreshes_the_tags_by_itself(scratch: Workspace) -> None:
+    scratch.build_tags()
+    cid = str(scratch.query("SELECT min(customer_id) FROM customers").column(0)[0])
+    before = scratch.query(
+        "SELECT salary_credit_count_90d AS n FROM customer_profile WHERE customer_id = ?", [cid]
+    ).to_pylist()[0]["n"]
+    when = pd.Timestamp("2026-06-20T02:00:00Z").to_pydatetime()
+    rows = [{"transaction_id": "AUTO1", "customer_id": cid, "ts": when, "type": "salary",
+             "amount": 8000.0, "direction": "credit", "currency": "CNY", "channel": "other"}]  # fmt: skip
+    scratch.load_tables([("transactions", _transactions(scratch, rows))], source="test:auto")
+    after = scratch.query(
+        "SELECT salary_credit_count_90d AS n FROM customer_profile WHERE customer_id = ?", [cid]
+    ).to_pylist()[0]["n"]
+    assert after == before + 1
+    assert scratch.build_tags().mode == "unchanged"  # nothing left to do
