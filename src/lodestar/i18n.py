@@ -244,7 +244,7 @@ _EN: dict[str, str] = {
     "cli.demo.stages": "lifecycle: mature / declining / churned",
     "cli.demo.personas": "personas (k)",
     "cli.demo.tags": "tags built",
-    "cli.demo.segments": "saved segments (largest)",
+    "cli.demo.segments": "saved segments / largest ({name})",
     # value tiers and lifecycle (lodestar profile tiers / lifecycle, report sections)
     "tiers.measure.aum": "AUM (deposits and wealth)",
     "tiers.measure.revenue": "annual revenue",
@@ -539,7 +539,7 @@ _ZH: dict[str, str] = {
     "cli.demo.stages": "生命周期：成熟 / 衰退 / 流失",
     "cli.demo.personas": "客群数 (k)",
     "cli.demo.tags": "已构建标签",
-    "cli.demo.segments": "已保存分群（最大者）",
+    "cli.demo.segments": "已保存分群数 / 最大分群（{name}）人数",
     "tiers.measure.aum": "资产管理规模（存款与理财 AUM）",
     "tiers.measure.revenue": "年化收入贡献",
     "tiers.measure.combined": "综合价值指数",

@@ -80,7 +80,7 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
         table.add_row(t("cli.demo.tags", loc), f"{prof.tags.tags} ({prof.tags.seconds:.1f}s)")
     if outcome.segments:
         name = max(outcome.segments, key=lambda n: outcome.segments[n])
-        table.add_row(t("cli.demo.segments", loc),
-                      f"{len(outcome.segments)} ({name}: {outcome.segments[name]:,})")  # fmt: skip
+        table.add_row(t("cli.demo.segments", loc, name=name),
+                      f"{len(outcome.segments)} / {outcome.segments[name]:,}")  # fmt: skip
     out.print(table)
     out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))
