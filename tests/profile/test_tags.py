@@ -288,3 +288,32 @@ def test_a_load_refreshes_the_tags_by_itself(scratch: Workspace) -> None:
     ).to_pylist()[0]["n"]
     assert after == before + 1
     assert scratch.build_tags().mode == "unchanged"  # nothing left to do
+
+
+def test_tags_cli(scratch: Workspace) -> None:
+    from typer.testing import CliRunner
+
+    from lodestar.cli.main import app, register_commands
+
+    register_commands()
+    runner = CliRunner()
+    ws = str(scratch.root)
+    built = runner.invoke(app, ["tags", "build", "--full", "-w", ws])
+    assert built.exit_code == 0, built.output
+    assert "80 个标签" in built.output and "全量" in built.output
+    listed = runner.invoke(app, ["--lang", "en", "tags", "list", "--group", "salary", "--stats",
+                                 "-w", ws])  # fmt: skip
+    assert listed.exit_code == 0 and "is_salary_customer" in listed.output
+    assert "true" in listed.output and "has_credit_card" not in listed.output
+    shown = runner.invoke(app, ["--lang", "en", "tags", "show", "age_band", "-w", ws])
+    assert shown.exit_code == 0 and "bands" in shown.output and "uses tags" not in shown.output
+    assert "did you mean" in runner.invoke(app, ["tags", "show", "age_bnd", "-w", ws]).output
+    created = runner.invoke(app, ["tags", "new", "mine.yaml", "-w", ws])
+    assert created.exit_code == 0 and (scratch.root / "tags" / "mine.yaml").is_file()
+    assert runner.invoke(app, ["tags", "check", "-w", ws]).exit_code == 0  # the example is valid
+    (scratch.root / "tags" / "bad.yaml").write_text(
+        'tags:\n  - {name: oops, type: number, expr: "nope + 1"}\n', encoding="utf-8"
+    )
+    bad = runner.invoke(app, ["tags", "check", "-w", ws])
+    assert bad.exit_code == 1
+    assert "bad.yaml:2" in bad.output and "unknown name 'nope'" in bad.output

@@ -50,9 +50,12 @@ def list_(
         chosen = [c.tag for c in plan.tags.values() if group is None or c.tag.group == group]
         figures = {s.name: s for s in ws.tag_stats([t.name for t in chosen])} if stats else {}
         zh = _zh(loc)
-        table = Table("标签" if zh else "tag", "类型" if zh else "type", "名称" if zh else "label",
-                      "分组" if zh else "group", "来源" if zh else "source",
-                      title=f"{len(chosen)} {'个标签' if zh else 'tags'}")  # fmt: skip
+        table = Table(title=f"{len(chosen)} {'个标签' if zh else 'tags'}")
+        table.add_column("标签" if zh else "tag", no_wrap=True)  # names are what users type
+        table.add_column("类型" if zh else "type", no_wrap=True)
+        table.add_column("名称" if zh else "label")
+        table.add_column("分组" if zh else "group")
+        table.add_column("来源" if zh else "source", overflow="fold")
         if stats:
             table.add_column("分布" if zh else "distribution")
         for tag in chosen:
