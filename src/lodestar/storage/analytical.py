@@ -142,6 +142,9 @@ class DuckDBEngine(AnalyticalEngine):
             config["temp_directory"] = str(temp_directory)
         try:
             self._con = duckdb.connect(self.path, read_only=read_only, config=config)
+            # DuckDB draws its own progress bar on stderr for long queries; it would interleave
+            # with Lodestar's (rich) progress and land in logs, so it is off.
+            self._con.execute("SET enable_progress_bar = false")
         except duckdb.IOException as exc:
             raise StorageError(
                 f"cannot open the analytical store {self.path}: {exc}",
