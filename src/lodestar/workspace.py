@@ -41,6 +41,8 @@ from lodestar.storage.operational import OperationalStore, sqlite_url
 if TYPE_CHECKING:
     from datetime import date
 
+    from lodestar.modeling.registry import ModelRecord, ModelRegistry
+    from lodestar.modeling.tabular import TrainResult
     from lodestar.profile.customer_view import CustomerView
     from lodestar.profile.life_events import LifeEventConfig, LifeEventResult
     from lodestar.profile.lifecycle import LifecycleConfig, LifecycleResult
@@ -621,6 +623,41 @@ class Workspace:
         from lodestar.segments.examples import save_examples
 
         return save_examples(self._segments, actor or _actor())
+
+    # -- models -------------------------------------------------------------------------------
+    @property
+    def model_registry(self) -> ModelRegistry:
+        """Trained models under ``models/`` (:mod:`lodestar.modeling.registry`)."""
+        from lodestar.modeling.registry import ModelRegistry
+
+        return ModelRegistry(self.root / "models")
+
+    def train_model(
+        self,
+        kind: str,
+        data: str | Path,
+        target: str,
+        *,
+        exclude: Iterable[str] = (),
+        test_size: float = 0.2,
+        seed: int = 0,
+        positive: str | None = None,
+    ) -> TrainResult:
+        """Train a ``kind`` model (response, risk, churn) on a CSV / Parquet file, evaluate it on
+        a held-out split fixed by ``seed`` and register it (:mod:`lodestar.modeling.tabular`)."""
+        from lodestar.modeling.tabular import train_file
+
+        return train_file(kind, data, target, registry=self.model_registry, exclude=exclude,
+                          test_size=test_size, seed=seed, positive=positive)  # fmt: skip
+
+    def models(self, kind: str | None = None) -> list[ModelRecord]:
+        return self.model_registry.list(kind)
+
+    def model(self, model_id: str) -> ModelRecord:
+        return self.model_registry.show(model_id)
+
+    def load_model(self, model_id: str) -> Any:
+        return self.model_registry.load(model_id)
 
     # -- reading ------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

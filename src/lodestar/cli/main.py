@@ -174,6 +174,7 @@ def register_commands() -> None:
     from lodestar.cli import (  # noqa: F401
         data_commands,
         demo_command,
+        model_commands,
         profile_commands,
         segment_commands,
         tag_commands,

@@ -1,0 +1,186 @@
+"""`lodestar model ...`: train a classifier from any tabular file, list and show trained models.
+
+Messages here are English only for now (zh-CN to follow with the rest of the model commands).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lodestar.cli.main import WorkspaceOption, app, console, open_workspace
+
+model = typer.Typer(
+    help="Models: train from a CSV / Parquet file, list, show (docs/models.md).",
+    no_args_is_help=True,
+)
+app.add_typer(model, name="model")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+@model.command("train")
+def train(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="response, risk or churn (uplift, scorecard and nbp are not available yet)."
+        ),
+    ],
+    data: Annotated[
+        Path, typer.Option("--data", help="CSV (, ; | or tab) or Parquet file.", show_default=False)
+    ],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="Column to predict: 0/1, true/false, yes/no, or see --positive.",
+            show_default=False,
+        ),
+    ],
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude", help="A column to leave out (repeat for several).", show_default=False
+        ),
+    ] = None,
+    test_size: Annotated[
+        float, typer.Option("--test-size", help="Share of rows held out for evaluation.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Fixes the split and the training.")] = 0,
+    positive: Annotated[
+        str | None,
+        typer.Option(
+            "--positive",
+            help="The target value that counts as positive (every other value is negative).",
+            show_default=False,
+        ),
+    ] = None,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Train on FILE, evaluate on a held-out split fixed by --seed, and register the model."""
+    with open_workspace(workspace) as ws:
+        from lodestar.modeling.registry import classifier_kind
+
+        classifier_kind(kind)  # an unavailable kind fails before the file is read
+        if not json_:
+            console(stderr=True).print(f"training a {kind} model on {data} …", markup=False)
+        result = ws.train_model(kind, data, target, exclude=exclude or (), test_size=test_size,
+                                seed=seed, positive=positive)  # fmt: skip
+        summary = result.summary()
+        if json_:
+            typer.echo(json.dumps(summary, ensure_ascii=False))
+            return
+        out = console()
+        out.print(
+            f"{result.model_id}: {result.rows_train:,} rows trained, {result.rows_test:,} held "
+            f"out, {summary['trees']} trees in {result.train_seconds:.1f} s",
+            markup=False,
+        )
+        _print_metrics(result.metrics)
+        for column, why in result.data.dropped.items():
+            out.print(f"left out {column}: {why}", markup=False)
+        if result.data.rows_without_target:
+            out.print(f"{result.data.rows_without_target:,} rows without a target were skipped",
+                      markup=False)  # fmt: skip
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    from rich.table import Table
+
+    labels = {
+        "auc": "AUC",
+        "gini": "Gini",
+        "ks": "KS",
+        "lift_top_decile": "lift, top 10%",
+        "capture_top_20": "positives in top 20%",
+        "positive_rate": "positive rate",
+    }
+    table = Table(title="held-out evaluation", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        shown = f"{value:.1%}" if key in ("capture_top_20", "positive_rate") else f"{value:.3f}"
+        table.add_row(labels.get(key, key), shown)
+    console().print(table)
+
+
+@model.command("list")
+def list_(
+    kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Registered models, oldest first."""
+    from dataclasses import asdict
+
+    with open_workspace(workspace) as ws:
+        records = ws.models(kind)
+        if json_:
+            typer.echo(json.dumps([asdict(r) for r in records], ensure_ascii=False))
+            return
+        if not records:
+            console().print("no models yet: train one with lodestar model train", markup=False)
+            return
+        from rich.table import Table
+
+        table = Table()
+        for name in ("id", "created (UTC)", "target", "AUC", "lift@10%", "rows"):
+            table.add_column(name, no_wrap=True)
+        for r in records:
+            table.add_row(
+                r.id,
+                r.created_at.replace("T", " ")[:16],
+                f"{r.target}={r.positive}",
+                _number(r.metrics.get("auc")),
+                _number(r.metrics.get("lift_top_decile"), 2),
+                f"{r.data.get('rows', 0):,}",
+            )
+        console().print(table)
+
+
+@model.command("show")
+def show(
+    model_id: Annotated[str, typer.Argument(help="A model id, e.g. response-v1.")],
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Everything recorded about one model: data, split, parameters, features, metrics."""
+    from dataclasses import asdict
+
+    with open_workspace(workspace) as ws:
+        record = ws.model(model_id)
+        if json_:
+            typer.echo(json.dumps(asdict(record), ensure_ascii=False))
+            return
+        out = console()
+        out.print(f"{record.id} ({record.kind}), created {record.created_at}", markup=False)
+        out.print(f"target: {record.target} (positive: {record.positive})", markup=False)
+        data = record.data
+        out.print(f"data: {data.get('path')} ({data.get('rows', 0):,} rows, sha256 "
+                  f"{str(data.get('sha256', ''))[:16]}…)", markup=False)  # fmt: skip
+        split = record.split
+        out.print(f"split: {split.get('rows_train', 0):,} train / {split.get('rows_test', 0):,} "
+                  f"test, test share {split.get('test_size')}, seed {split.get('seed')}",
+                  markup=False)  # fmt: skip
+        if data.get("excluded"):
+            out.print(f"excluded: {', '.join(data['excluded'])}", markup=False)
+        for column, why in (data.get("dropped") or {}).items():
+            out.print(f"left out {column}: {why}", markup=False)
+        kinds: dict[str, list[str]] = {}
+        for name, kind in record.features.items():
+            kinds.setdefault(kind, []).append(name)
+        for kind, names in kinds.items():
+            out.print(f"{kind} features ({len(names)}): {', '.join(names)}", markup=False)
+        params = ", ".join(f"{k}={v}" for k, v in record.parameters.items())
+        out.print(f"parameters: {params}", markup=False)
+        out.print(f"training time: {record.train_seconds:.1f} s", markup=False)
+        _print_metrics(record.metrics)
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    return "" if value is None else f"{float(value):.{digits}f}"
