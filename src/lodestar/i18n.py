@@ -225,6 +225,8 @@ _EN: dict[str, str] = {
     "cli.progress.write": "Writing",
     "cli.progress.profile": "Profiling (RFM, tiers, lifecycle, tags, life events, personas)",
     "cli.progress.tags": "Building tags",
+    "cli.tags.stale": "The data is loaded, but the tags were not refreshed (fix the tag files, "
+    "then run lodestar tags build):\n{problem}",
     "cli.status.title": "Workspace {path}",
     "cli.status.table": "table",
     "cli.status.rows": "rows",
@@ -520,6 +522,7 @@ _ZH: dict[str, str] = {
     "cli.progress.write": "写入中",
     "cli.progress.profile": "客户画像（RFM、价值分层、生命周期、标签、人生事件、客群）",
     "cli.progress.tags": "构建标签",
+    "cli.tags.stale": "数据已导入，但标签未能刷新（请修正标签文件后运行 lodestar tags build）：\n{problem}",
     "cli.status.title": "工作区 {path}",
     "cli.status.table": "数据表",
     "cli.status.rows": "行数",

@@ -19,6 +19,7 @@ A workspace is a folder::
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -59,6 +60,9 @@ if TYPE_CHECKING:
     from lodestar.segments.store import SegmentVersion
 
 
+_log = logging.getLogger("lodestar")
+
+
 def default_workspace_path() -> Path:
     """``LODESTAR_WORKSPACE``, else ``./lodestar-workspace``."""
     return Path(os.environ.get("LODESTAR_WORKSPACE") or DEFAULT_WORKSPACE)
@@ -88,6 +92,9 @@ class Workspace:
             temp_directory=root / "staging" / "spill",
         )
         self.engine.ensure_schema()
+        #: Why the tags could not be refreshed after the latest load (None: they were, or no
+        #: refresh was due).
+        self.tag_refresh_problem: str | None = None
         if "customer_profile" not in self.engine.tables():
             self.refresh_profile_view()
 
@@ -223,11 +230,19 @@ class Workspace:
     def _after_load(self) -> None:
         """Keep the profile current: the view always; the tags of the touched customers when
         tags were built before (audiences are counted on fresh data, not after a nightly job)."""
+        from lodestar.errors import LodestarError
         from lodestar.profile.tag_build import STATE
 
         self.refresh_profile_view()
+        self.tag_refresh_problem = None
         if self.config.refresh_tags_after_load and STATE in self.engine.tables():
-            self.build_tags()
+            try:
+                self.build_tags()
+            except LodestarError as exc:
+                # The load itself is committed; a tag file being edited must not make it look
+                # failed. The tags stay as they were until the definitions are fixed.
+                self.tag_refresh_problem = str(exc)
+                _log.warning("tags not refreshed after the load: %s", exc)
 
     def generate(
         self,

@@ -317,3 +317,20 @@ def test_tags_cli(scratch: Workspace) -> None:
     bad = runner.invoke(app, ["tags", "check", "-w", ws])
     assert bad.exit_code == 1
     assert "bad.yaml:2" in bad.output and "unknown name 'nope'" in bad.output
+
+
+def test_a_broken_tag_file_does_not_fail_a_load(scratch: Workspace) -> None:
+    scratch.build_tags()
+    write(scratch, "wip.yaml", 'tags:\n  - {name: wip, type: number, expr: "nope"}\n')
+    cid = str(scratch.query("SELECT min(customer_id) FROM customers").column(0)[0])
+    when = pd.Timestamp("2026-06-21T02:00:00Z").to_pydatetime()
+    rows = [{"transaction_id": "WIP1", "customer_id": cid, "ts": when, "type": "fee",
+             "amount": 5.0, "direction": "debit", "currency": "CNY", "channel": "other"}]  # fmt: skip
+    result = scratch.load_tables([("transactions", _transactions(scratch, rows))], source="wip")
+    assert result.stats["transactions"].inserted == 1  # the load stands
+    assert (
+        scratch.tag_refresh_problem is not None
+        and "unknown name 'nope'" in scratch.tag_refresh_problem
+    )
+    (scratch.root / "tags" / "wip.yaml").unlink()
+    assert scratch.build_tags().mode == "incremental"  # the touched customer is still pending

@@ -84,7 +84,7 @@ def ingest(
                 )
                 console(stderr=True).print(t("cli.report.saved", loc, path=report))
             raise
-        print_result(result, loc)
+        print_result(result, loc, ws)
 
 
 @command
@@ -102,7 +102,7 @@ def generate(
         console().print(t("cli.generate.start", loc, customers=customers, seed=seed))
         with progress_bar(loc) as progress:
             result = ws.generate(customers, seed, progress=progress)
-        print_result(result, loc)
+        print_result(result, loc, ws)
 
 
 @command
@@ -118,7 +118,7 @@ def import_dataset(
         loc = locale(ws)
         with progress_bar(loc) as progress:
             result = ws.import_dataset(name, path, progress=progress)
-        print_result(result, loc)
+        print_result(result, loc, ws)
 
 
 @command

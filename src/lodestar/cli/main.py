@@ -132,8 +132,12 @@ def progress_bar(lang: str) -> Iterator[Progress]:
         yield update
 
 
-def print_result(result: IngestResult, lang: str) -> None:
+def print_result(result: IngestResult, lang: str, ws: Workspace | None = None) -> None:
     out = console()
+    if ws is not None and ws.tag_refresh_problem:
+        console(stderr=True).print(
+            t("cli.tags.stale", lang, problem=ws.tag_refresh_problem), markup=False
+        )
     if result.already_ingested:
         prev = result.previous_run or {}
         out.print(t("cli.ingest.same", lang, source=result.source, run_id=prev.get("run_id")))
