@@ -209,3 +209,15 @@ def test_hillstrom_any_email_on_visit(shared_data: Path) -> None:
     print({name: tuple(round(v, 4) for v in values) for name, values in results.items()})
     assert max(qini for qini, _ in results.values()) > 0.01
     assert max(at30 for _, at30 in results.values()) > 0.06  # better than mailing at random
+
+
+@pytest.mark.parametrize("learner", ["XLearner", "DRLearner"])
+def test_a_bad_propensity_leaves_the_model_unfitted(learner: str) -> None:
+    from lodestar.modeling import uplift
+
+    model = getattr(uplift, learner)(propensity="guess")
+    X = pd.DataFrame({"x0": [0.0, 1.0, 2.0, 3.0] * 10})
+    with pytest.raises(ValueError, match="propensity must be"):
+        model.fit(X, [0, 1] * 20, [0, 0, 1, 1] * 10)
+    with pytest.raises(ValueError, match="not fitted"):
+        model.predict_uplift(X)

@@ -338,6 +338,7 @@ class XLearner(_MetaLearner):
 
     def fit(self, X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike) -> XLearner:
         """Fit on features ``X``, outcomes ``y`` and 0/1 ``treatment``."""
+        _check_propensity(self.propensity)  # before anything fitted is set
         frame, outcomes, flags = self._start(X, y, treatment)
         self._fit_propensity(self.propensity, frame, flags)
         treated, control = flags == 1, flags == 0
@@ -390,6 +391,7 @@ class DRLearner(_MetaLearner):
 
         if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2:
             raise ValueError(f"folds must be an integer >= 2, got {self.folds!r}")
+        _check_propensity(self.propensity)  # before anything fitted is set
         frame, outcomes, flags = self._start(X, y, treatment)
         self._fit_propensity(self.propensity, frame, flags)
         share = self.propensity_scores(frame)
@@ -426,3 +428,8 @@ __all__ = [
     "TLearner",
     "XLearner",
 ]
+
+
+def _check_propensity(kind: object) -> None:
+    if kind not in ("share", "model"):
+        raise ValueError(f"propensity must be 'share' or 'model', not {kind!r}")
