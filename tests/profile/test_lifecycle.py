@@ -268,20 +268,10 @@ def test_lifecycle_section_renders(bank: Workspace, tmp_path: Path, locale: str)
 
 
 # -- CDNOW: purchases only, one acquisition cohort -----------------------------------------------
-@pytest.fixture(scope="module")
-def cdnow(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Workspace:
-    ws = Workspace.init(tmp_path_factory.mktemp("lifecycle-cdnow") / "ws")
-    ws.import_dataset("cdnow", shared_data / "cdnow")
-    yield ws
-    ws.close()
-
-
 @pytest.mark.realdata
-def test_cdnow_against_the_rules_in_pandas(cdnow: Workspace, shared_data: Path) -> None:
-    raw = pd.read_csv(shared_data / "cdnow" / "CDNOW_master.txt", sep=r"\s+", header=0,
-                      names=["customer", "date", "cds", "dollars"], dtype={"customer": str})  # fmt: skip
-    raw["day"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
-    raw["customer_id"] = "CD" + raw["customer"].str.zfill(5)
+def test_cdnow_against_the_rules_in_pandas(cdnow: Workspace, cdnow_raw: pd.DataFrame) -> None:
+    raw = cdnow_raw
+    raw["day"] = raw["when"]
     result = cdnow.lifecycle()
     assert result.as_of == date(1998, 6, 30) and result.months[-1] == date(1998, 6, 1)
     ours = result.table.to_pandas().set_index("customer_id")["lifecycle_stage"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,20 +13,8 @@ from lodestar.profile.rfm import GROUPS, RfmConfig
 from lodestar.workspace import Workspace
 
 
-@pytest.fixture(scope="module")
-def cdnow(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Workspace:
-    ws = Workspace.init(tmp_path_factory.mktemp("rfm") / "ws")
-    ws.import_dataset("cdnow", shared_data / "cdnow")
-    yield ws
-    ws.close()
-
-
-def reference(shared_data: Path, as_of: pd.Timestamp, window: int) -> pd.DataFrame:
+def reference(raw: pd.DataFrame, as_of: pd.Timestamp, window: int) -> pd.DataFrame:
     """RFM written plainly in pandas from the raw file, independent of the engine path."""
-    raw = pd.read_csv(shared_data / "cdnow" / "CDNOW_master.txt", sep=r"\s+", header=0,
-                      names=["customer", "date", "cds", "dollars"], dtype={"customer": str})  # fmt: skip
-    raw["when"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
-    raw["customer_id"] = "CD" + raw["customer"].str.zfill(5)
     start = as_of - pd.Timedelta(days=window - 1)
     inside = raw[(raw["when"] >= start) & (raw["when"] <= as_of)]
     agg = inside.groupby("customer_id").agg(last=("when", "max"), frequency=("when", "size"),
@@ -45,11 +32,11 @@ def reference(shared_data: Path, as_of: pd.Timestamp, window: int) -> pd.DataFra
     return out
 
 
-def test_rfm_matches_an_independent_computation(cdnow: Workspace, shared_data: Path) -> None:
+def test_rfm_matches_an_independent_computation(cdnow: Workspace, cdnow_raw: pd.DataFrame) -> None:
     result = cdnow.rfm(RfmConfig(window_days=365, types=("purchase",)))
     assert result.as_of == date(1998, 6, 30)
     ours = result.table.to_pandas().set_index("customer_id")
-    ref = reference(shared_data, pd.Timestamp("1998-06-30"), 365)
+    ref = reference(cdnow_raw, pd.Timestamp("1998-06-30"), 365)
     assert len(ours) == 23_570 == len(ref)
     for col in ("r", "f", "m"):
         assert (ours[col].to_numpy() == ref.loc[ours.index, col].to_numpy()).all(), col

@@ -315,18 +315,11 @@ def test_tiers_section_renders(small_bank: Workspace, tmp_path: Path, locale: st
 
 
 # -- CDNOW ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cdnow(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Workspace:
-    ws = Workspace.init(tmp_path_factory.mktemp("tiers") / "ws")
-    ws.import_dataset("cdnow", shared_data / "cdnow")
-    yield ws
-    ws.close()
-
-
 @pytest.mark.realdata
-def test_cdnow_pareto_matches_pandas_on_the_raw_file(cdnow: Workspace, shared_data: Path) -> None:
-    raw = pd.read_csv(shared_data / "cdnow" / "CDNOW_master.txt", sep=r"\s+", header=0,
-                      names=["customer", "date", "cds", "dollars"], dtype={"customer": str})  # fmt: skip
+def test_cdnow_pareto_matches_pandas_on_the_raw_file(
+    cdnow: Workspace, cdnow_raw: pd.DataFrame
+) -> None:
+    raw = cdnow_raw
     spend = raw.groupby("customer")["dollars"].sum().sort_values()
     assert spend.sum() == pytest.approx(2_500_315.63)  # SOURCE.md
     n = len(spend)

@@ -97,7 +97,7 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
 
         if self.imbalance not in ("none", "sqrt", "balanced"):
             raise ValueError(f"imbalance must be none, sqrt or balanced, not {self.imbalance!r}")
-        frame = _frame(X)
+        frame = as_frame(X)
         labels = np.asarray(y).astype(np.int64).ravel()
         if labels.size != len(frame):
             raise ValueError(f"X has {len(frame)} rows but y has {labels.size}")
@@ -146,7 +146,7 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "booster_")
-        frame = _frame(X)
+        frame = as_frame(X)
         missing = [c for c in self.feature_names_in_ if c not in frame.columns]
         if missing:
             raise ValueError(f"X lacks the columns {missing} the model was trained on")
@@ -169,7 +169,8 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
         return np.asarray(self.booster_.feature_importance("gain"), dtype=np.float64)
 
 
-def _frame(X: Any) -> pd.DataFrame:
+def as_frame(X: Any) -> pd.DataFrame:
+    """``X`` as a DataFrame (a 2-D array gets columns x0, x1, ...), as every estimator takes."""
     if isinstance(X, pd.DataFrame):
         return X
     array = np.asarray(X)

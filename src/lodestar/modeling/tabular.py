@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from lodestar.data.readers import sniff_delimiter
 from lodestar.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ FeatureType = Literal["numeric", "categorical", "datetime"]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-_DELIMITERS = (",", ";", "|", "\t")
 # Recognised two-valued targets, positive class first.
 _BINARY_PAIRS = (("1", "0"), ("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f"))
 # A text column with (nearly) one value per row is an identifier: it cannot generalise.
@@ -96,12 +96,6 @@ class TrainResult:
 
 
 # -- reading ------------------------------------------------------------------------------------
-def sniff_delimiter(header: str) -> str:
-    counts = {d: header.count(d) for d in _DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
 def read_table(path: str | Path) -> pd.DataFrame:
     """The file as a frame: CSV (delimiter sniffed, empty text read as missing) or Parquet."""
     source = Path(path)

@@ -46,6 +46,8 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from lodestar.modeling.classifier import as_frame
+
 Outcome = Literal["binary", "continuous"]
 Propensity = Literal["share", "model"]
 
@@ -70,21 +72,12 @@ def _categorical(column: pd.Series) -> bool:
     )
 
 
-def _as_frame(X: Any) -> pd.DataFrame:
-    if isinstance(X, pd.DataFrame):
-        return X
-    array = np.asarray(X)
-    if array.ndim != 2:
-        raise ValueError(f"X must be two-dimensional, got shape {array.shape}")
-    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-
-
 def _check_inputs(
     X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike, outcome: str
 ) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
     if outcome not in ("binary", "continuous"):
         raise ValueError(f"outcome must be 'binary' or 'continuous', not {outcome!r}")
-    frame = _as_frame(X)
+    frame = as_frame(X)
     if frame.shape[1] == 0:
         raise ValueError("X has no feature columns")
     if TREATMENT_FEATURE in frame.columns:
@@ -187,7 +180,7 @@ class _MetaLearner(BaseEstimator):
         return self._features(frame), outcomes, flags
 
     def _features(self, X: Any) -> pd.DataFrame:
-        frame = _as_frame(X)
+        frame = as_frame(X)
         names = [str(c) for c in frame.columns]
         expected = list(self.feature_names_in_)
         if names != expected:
