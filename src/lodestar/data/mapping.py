@@ -28,11 +28,11 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
 from lodestar.data.schema import Entity, FieldType
 from lodestar.data.validation import DEFAULT_NULL_VALUES, ValidationReport, Violation
 from lodestar.errors import ConfigError
+from lodestar.located_yaml import load_located_text
 
 Format = Literal["csv", "parquet", "jsonl"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet", "jsonl")
@@ -172,19 +172,11 @@ def load_mapping(path: Path | None) -> Mapping:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read mapping file {path}: {exc.strerror}") from exc
-    try:
-        node = yaml.compose(text)
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
-    lines = _key_lines(node)
+    doc = load_located_text(text, str(path))
+    raw = doc.data or {}
 
     def fail(key: str, message: str, hint: str | None = None) -> ConfigError:
-        line = lines.get(key) or lines.get(key.split(".", maxsplit=1)[0])
-        where = f"{path}:{line}" if line else str(path)
-        return ConfigError(f"{where}: field '{key}': {message}", hint=hint)
+        return ConfigError(f"{doc.where(*key.split('.'))}: field '{key}': {message}", hint=hint)
 
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a mapping file must be a YAML mapping of settings")
@@ -254,17 +246,3 @@ def load_mapping(path: Path | None) -> Mapping:
         source=str(path),
         text=text,
     )
-
-
-def _key_lines(node: Any) -> dict[str, int]:
-    """1-based line of every top-level key and every ``columns.<field>`` key."""
-    lines: dict[str, int] = {}
-    if not isinstance(node, yaml.MappingNode):
-        return lines
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        lines[key] = key_node.start_mark.line + 1
-        if key == "columns" and isinstance(value_node, yaml.MappingNode):
-            for sub_key, _ in value_node.value:
-                lines[f"columns.{sub_key.value}"] = sub_key.start_mark.line + 1
-    return lines
