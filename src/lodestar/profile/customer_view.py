@@ -56,7 +56,6 @@ def customer_view(
     *,
     unmask: bool = False,
     timeline: int = 20,
-    tag_names: set[str] | None = None,
 ) -> CustomerView:
     """Everything about one customer; raises ConfigError for an unknown id."""
     rows = _rows(engine, f"SELECT * FROM {VIEW} WHERE customer_id = ?", [customer_id])
@@ -79,7 +78,7 @@ def customer_view(
         if col in pii and not unmask:
             value = mask(None if value is None else str(value), pii[col])
         attributes[col] = value
-    tags = tag_names if tag_names is not None else _tag_columns(engine)
+    tags = _tag_columns(engine)
     scores = {k: v for k, v in row.items()
               if k not in attributes and k not in tags and k.startswith(SCORE_PREFIXES)}  # fmt: skip
     tag_values = {k: row[k] for k in row if k in tags}

@@ -77,7 +77,6 @@ class CompiledTag:
     tag: TagDef
     deps: tuple[str, ...]  # other tags it uses directly
     level: int
-    result_type: ExprType
     #: canonical tables (and profile tables) whose changes can change this tag, transitively
     reads: frozenset[str]
     #: changes with the data date alone (windows, recency, age...), transitively
@@ -89,8 +88,6 @@ class TagPlan:
     """Checked tags in dependency order, ready to compile to SQL for any data date."""
 
     tags: dict[str, CompiledTag]
-    base_columns: Mapping[str, ExprType]
-    base_origins: Mapping[str, str]  # base column -> table it comes from
 
     @property
     def names(self) -> list[str]:
@@ -172,7 +169,6 @@ def plan_tags(
         fail(tag, field_path, f'{msg}{where} in "{text}"')
 
     deps: dict[str, list[str]] = {}
-    result_types: dict[str, ExprType] = {}
     direct_reads: dict[str, set[str]] = {}
     direct_time: dict[str, bool] = {}
     all_names = [*declared, *base_columns]
@@ -227,7 +223,6 @@ def plan_tags(
             fail(tag, "type", f"declared {tag.type}, but its {tag.kind} gives "
                               f"{_EXPR_TAG_TYPE.get(got, got)}")  # fmt: skip
             continue
-        result_types[tag.name] = want
         deps[tag.name] = [u for u in dict.fromkeys(used) if u in declared]
         for u in used:
             if u not in declared and u in base_columns:
@@ -248,10 +243,10 @@ def plan_tags(
             reads |= compiled[x].reads
             timed = timed or compiled[x].time_dependent
         compiled[name] = CompiledTag(declared[name], tuple(deps[name]), level,
-                                     result_types[name], frozenset(reads), timed)  # fmt: skip
+                                     frozenset(reads), timed)  # fmt: skip
     # output columns in the order the files declare them; layers come from the levels
     ordered = {n: compiled[n] for n in declared if n in compiled}
-    return TagPlan(ordered, dict(base_columns), origins)
+    return TagPlan(ordered)
 
 
 def _uses_time_functions(node: tag_expr.Node) -> bool:
