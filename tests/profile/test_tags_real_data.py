@@ -57,4 +57,10 @@ def test_bank_marketing_tags_build_on_customers_and_campaigns(
             "FROM customer_profile"
         ).to_pylist()[0]
         assert row["bands"] >= 5
-        assert row["responded"] >= 0
+        # responded_365d against the contacts read back and filtered in pandas
+        contacts = ws.table("campaign_contacts").to_pandas()
+        when = pd.to_datetime(contacts["contacted_at"]).dt.tz_localize(None)
+        end = pd.Timestamp(built.as_of) + pd.Timedelta(days=1)
+        recent = contacts[(when >= end - pd.DateOffset(days=365)) & (when < end)
+                          & (contacts["responded"].fillna(False) | contacts["converted"].fillna(False))]  # fmt: skip
+        assert row["responded"] == recent["customer_id"].nunique() > 0
