@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from lodestar.modeling.registry import ModelRecord, ModelRegistry
-    from lodestar.modeling.tabular import TrainResult
+    from lodestar.modeling.training import TrainResult
     from lodestar.profile.customer_view import CustomerView
     from lodestar.profile.life_events import LifeEventConfig, LifeEventResult
     from lodestar.profile.lifecycle import LifecycleConfig, LifecycleResult
@@ -657,13 +657,38 @@ class Workspace:
         test_size: float = 0.2,
         seed: int = 0,
         positive: str | None = None,
+        treatment: str | None = None,
+        params: dict[str, Any] | None = None,
+        actor: str | None = None,
     ) -> TrainResult:
-        """Train a ``kind`` model (response, risk, churn) on a CSV / Parquet file, evaluate it on
-        a held-out split fixed by ``seed`` and register it (:mod:`lodestar.modeling.tabular`)."""
-        from lodestar.modeling.tabular import train_file
+        """Train a ``kind`` model (risk, response, uplift, scorecard, churn, nbp) on a CSV /
+        Parquet file, evaluate it on a held-out split fixed by ``seed`` and register it
+        (:mod:`lodestar.modeling.training`). Recorded in the audit trail."""
+        from lodestar.modeling.training import train_file
 
-        return train_file(kind, data, target, registry=self.model_registry, exclude=exclude,
-                          test_size=test_size, seed=seed, positive=positive)  # fmt: skip
+        who = actor or _actor()
+        result = train_file(kind, data, target, registry=self.model_registry, exclude=exclude,
+                            test_size=test_size, seed=seed, positive=positive,
+                            treatment=treatment, params=params, actor=who)  # fmt: skip
+        self._audit_model("model.train", result.model_id, who, after=result.metrics)
+        return result
+
+    def _audit_model(self, action: str, model_id: str, actor: str, *, before: Any = None,
+                     after: Any = None) -> None:  # fmt: skip
+        with self.ops.begin() as conn:
+            self.ops.audit(conn, actor=actor, action=action, entity="model", entity_id=model_id,
+                           before=before, after=after)  # fmt: skip
+
+    def promote_model(
+        self, model_id: str, *, reason: str = "", actor: str | None = None
+    ) -> str | None:
+        """Make ``model_id`` the champion of its kind (used by scoring by kind and decisioning);
+        returns the model it replaces. Recorded in the audit trail."""
+        who = actor or _actor()
+        replaced = self.model_registry.promote(model_id, actor=who, reason=reason)
+        self._audit_model("model.promote", model_id, who, before={"champion": replaced},
+                          after={"champion": model_id, "reason": reason})  # fmt: skip
+        return replaced
 
     def models(self, kind: str | None = None) -> list[ModelRecord]:
         return self.model_registry.list(kind)

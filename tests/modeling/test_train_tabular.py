@@ -14,14 +14,9 @@ from typer.testing import CliRunner
 
 from lodestar.errors import ConfigError, LodestarError
 from lodestar.modeling.classifier import GradientBoostedClassifier
-from lodestar.modeling.registry import ModelError, ModelRegistry, classifier_kind
-from lodestar.modeling.tabular import (
-    TabularDataError,
-    features_frame,
-    read_training_data,
-    split,
-    train_file,
-)
+from lodestar.modeling.registry import ModelError, ModelRegistry, model_kind
+from lodestar.modeling.tabular import TabularDataError, features_frame, read_training_data
+from lodestar.modeling.training import split, train_file
 from lodestar.workspace import Workspace
 
 FAST = {"n_estimators": 60, "learning_rate": 0.1, "early_stopping_rounds": 20}
@@ -177,13 +172,11 @@ def test_too_few_of_a_class_to_split(tmp_path: Path) -> None:
         split(read_training_data(path, "t"))
 
 
-def test_kinds_not_available_yet() -> None:
-    assert classifier_kind("Response") == "response"
-    for kind in ("uplift", "scorecard", "nbp"):
-        with pytest.raises(ModelError, match="not available yet"):
-            classifier_kind(kind)
+def test_model_kinds() -> None:
+    assert model_kind("Response") == "response"
+    assert [model_kind(k) for k in ("risk", "uplift", "scorecard", "churn", "nbp")]
     with pytest.raises(ModelError, match="unknown model kind"):
-        classifier_kind("forest")
+        model_kind("forest")
 
 
 # -- the estimator ------------------------------------------------------------------------------
@@ -210,7 +203,8 @@ def test_estimator_learns_the_signal() -> None:
     from lodestar.modeling.tabular import prepare
 
     data = prepare(synthetic(3000), "bought")
-    X_train, X_test, y_train, y_test = split(data, seed=1)
+    parts = split(data, seed=1)
+    X_train, X_test, y_train, y_test = parts.X_train, parts.X_test, parts.y_train, parts.y_test
     for imbalance in ("none", "sqrt", "balanced"):
         model = GradientBoostedClassifier(imbalance=imbalance, **FAST).fit(X_train, y_train)
         from lodestar.modeling.metrics import roc_auc
@@ -245,16 +239,40 @@ def test_train_file_registers_a_versioned_model(csv_file: Path, tmp_path: Path) 
     assert (folder / "model.joblib").is_file() and (folder / "model.txt").is_file()
     assert json.loads((folder / "meta.json").read_text())["created_at"]
     loaded = registry.load("response-v1")
-    X_test = split(first.data, seed=0)[1]
+    X_test = split(first.data, seed=0).X_test
     assert np.array_equal(loaded.predict_proba(X_test), first.model.predict_proba(X_test))
     assert [r.id for r in registry.list()] == ["response-v1", "response-v2"]
     with pytest.raises(ModelError, match="response-v1"):
         registry.show("response-v9")
 
 
-def test_unknown_kind_fails_before_reading(tmp_path: Path) -> None:
-    with pytest.raises(LodestarError, match="not available yet"):
-        train_file("uplift", tmp_path / "x.csv", "y", registry=ModelRegistry(tmp_path))
+def test_unknown_kind_and_misplaced_treatment_fail_before_reading(tmp_path: Path) -> None:
+    with pytest.raises(LodestarError, match="unknown model kind"):
+        train_file("forest", tmp_path / "x.csv", "y", registry=ModelRegistry(tmp_path))
+    with pytest.raises(LodestarError, match="--treatment is for uplift"):
+        train_file("risk", tmp_path / "x.csv", "y", treatment="arm",
+                   registry=ModelRegistry(tmp_path))  # fmt: skip
+
+
+def test_holdout_reference_and_promotion(csv_file: Path, tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path / "models")
+    first = train_file("risk", csv_file, "bought", registry=registry, params=FAST)
+    second = train_file("risk", csv_file, "bought", registry=registry, params=FAST, seed=1)
+    holdout = registry.holdout(first.model_id)
+    assert list(holdout.columns[:2]) == ["y", "score"] and len(holdout) == first.rows_test
+    assert holdout["y"].sum() > 0
+    # no champion yet: a kind resolves to its latest version
+    assert registry.resolve("risk") == second.model_id
+    assert registry.promote(first.model_id, actor="ana", reason="more stable") is None
+    assert registry.resolve("risk") == first.model_id == registry.champion("risk")
+    assert registry.promote(second.model_id, actor="bo") == first.model_id
+    history = registry.promotions()
+    assert [(h["model_id"], h["replaced"], h["actor"]) for h in history] == [
+        (first.model_id, None, "ana"), (second.model_id, first.model_id, "bo")]  # fmt: skip
+    with pytest.raises(ModelError, match="no model"):
+        registry.promote("risk-v7", actor="x")
+    with pytest.raises(ModelError, match="no churn model"):
+        registry.resolve("churn")
 
 
 # -- the CLI --------------------------------------------------------------------------------------
@@ -279,10 +297,17 @@ def test_cli_train_list_show(csv_file: Path, tmp_path: Path) -> None:
     assert listed.exit_code == 0 and "churn-v1" in listed.stdout
     shown = runner.invoke(app, ["model", "show", "churn-v1", "-w", str(ws_path)])
     assert shown.exit_code == 0 and "bought" in shown.stdout and "noise" in shown.stdout
+    promoted = runner.invoke(app, ["model", "promote", "churn-v1", "--reason", "first", "-w",
+                                   str(ws_path)])  # fmt: skip
+    assert promoted.exit_code == 0 and "champion" in promoted.stdout
+    assert "champion" in runner.invoke(app, ["model", "list", "-w", str(ws_path)]).stdout
+    with Workspace.open(ws_path) as ws:
+        actions = [(e["action"], e["entity_id"]) for e in ws.ops.audit_entries(5)]
+    assert ("model.promote", "churn-v1") in actions and ("model.train", "churn-v1") in actions
 
     for bad, expected in [
         (["model", "train", "uplift", "--data", str(csv_file), "--target", "bought"],
-         "not available yet"),
+         "--treatment COLUMN"),
         (["model", "train", "risk", "--data", str(csv_file), "--target", "nope"], "'nope'"),
         (["model", "show", "risk-v1"], "no model"),
     ]:  # fmt: skip

@@ -1,7 +1,5 @@
-"""`lodestar model ...`: train a classifier from any tabular file, list and show trained models.
-
-Messages here are English only for now (zh-CN to follow with the rest of the model commands).
-"""
+"""`lodestar model ...`: train from a file or the workspace, list, show, promote, evaluate,
+score and report models (docs/models.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +12,7 @@ import typer
 from lodestar.cli.main import WorkspaceOption, app, console, open_workspace
 
 model = typer.Typer(
-    help="Models: train from a CSV / Parquet file, list, show (docs/models.md).",
+    help="Models: train, evaluate, list, show, promote, score, report (docs/models.md).",
     no_args_is_help=True,
 )
 app.add_typer(model, name="model")
@@ -26,9 +24,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 def train(
     kind: Annotated[
         str,
-        typer.Argument(
-            help="response, risk or churn (uplift, scorecard and nbp are not available yet)."
-        ),
+        typer.Argument(help="risk, response, uplift, scorecard, churn or nbp (next best product)."),
     ],
     data: Annotated[
         Path, typer.Option("--data", help="CSV (, ; | or tab) or Parquet file.", show_default=False)
@@ -59,26 +55,35 @@ def train(
             show_default=False,
         ),
     ] = None,
+    treatment: Annotated[
+        str | None,
+        typer.Option(
+            "--treatment",
+            help="Uplift: the column holding each row's arm (control: 0, control, none or no).",
+            show_default=False,
+        ),
+    ] = None,
     json_: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Train on FILE, evaluate on a held-out split fixed by --seed, and register the model."""
     with open_workspace(workspace) as ws:
-        from lodestar.modeling.registry import classifier_kind
+        from lodestar.modeling.registry import model_kind
 
-        classifier_kind(kind)  # an unavailable kind fails before the file is read
+        model_kind(kind)  # an unknown kind fails before the file is read
         if not json_:
             console(stderr=True).print(f"training a {kind} model on {data} …", markup=False)
         result = ws.train_model(kind, data, target, exclude=exclude or (), test_size=test_size,
-                                seed=seed, positive=positive)  # fmt: skip
+                                seed=seed, positive=positive, treatment=treatment)  # fmt: skip
         summary = result.summary()
         if json_:
             typer.echo(json.dumps(summary, ensure_ascii=False))
             return
         out = console()
+        trees = f", {summary['trees']} trees" if "trees" in summary else ""
         out.print(
             f"{result.model_id}: {result.rows_train:,} rows trained, {result.rows_test:,} held "
-            f"out, {summary['trees']} trees in {result.train_seconds:.1f} s",
+            f"out{trees} in {result.train_seconds:.1f} s",
             markup=False,
         )
         _print_metrics(result.metrics)
@@ -128,12 +133,14 @@ def list_(
             return
         from rich.table import Table
 
+        champions = set(ws.model_registry.champions().values())
         table = Table()
-        for name in ("id", "created (UTC)", "target", "AUC", "lift@10%", "rows"):
+        for name in ("id", "stage", "created (UTC)", "target", "AUC", "lift@10%", "rows"):
             table.add_column(name, no_wrap=True)
         for r in records:
             table.add_row(
                 r.id,
+                "champion" if r.id in champions else "",
                 r.created_at.replace("T", " ")[:16],
                 f"{r.target}={r.positive}",
                 _number(r.metrics.get("auc")),
@@ -184,3 +191,18 @@ def show(
 
 def _number(value: Any, digits: int = 3) -> str:
     return "" if value is None else f"{float(value):.{digits}f}"
+
+
+@model.command("promote")
+def promote(
+    model_id: Annotated[str, typer.Argument(help="The model to make its kind's champion.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (kept in the promotion history and audit trail).")
+    ] = "",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Make MODEL_ID the champion of its kind: scoring by kind and decisioning use it."""
+    with open_workspace(workspace) as ws:
+        replaced = ws.promote_model(model_id, reason=reason)
+        note = f" (replaces {replaced})" if replaced and replaced != model_id else ""
+        console().print(f"{model_id} is now the champion{note}", markup=False)

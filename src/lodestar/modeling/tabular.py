@@ -1,4 +1,4 @@
-"""Train a binary classifier from any tabular file: read, prepare, split, fit, evaluate, register.
+"""Read any tabular file and prepare it for training: features, labels, treatment arms.
 
 Read a CSV (any of , ; | or tab, sniffed from the header) or a Parquet file; numeric, yes/no
 (boolean) and date columns are numbers, every other column is a category (pandas ``category``
@@ -17,21 +17,16 @@ positive class. Rows whose target is missing are left out and counted.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from lodestar.data.readers import sniff_delimiter
 from lodestar.errors import ConfigError
-
-if TYPE_CHECKING:
-    from lodestar.modeling.classifier import GradientBoostedClassifier
-    from lodestar.modeling.registry import ModelRegistry
 
 FeatureType = Literal["numeric", "categorical", "datetime"]
 
@@ -50,9 +45,20 @@ class TabularDataError(ConfigError):
     code = "tabular_data_error"
 
 
+#: What a model learns to predict: a 0/1 class, the effect of a treatment on an outcome (0/1 or
+#: an amount), or one of several labels (the next product).
+Task = Literal["binary", "uplift", "multiclass"]
+#: How the target was read: two classes, an amount (uplift on revenue), or several labels.
+Outcome = Literal["binary", "continuous", "multiclass"]
+
+
 @dataclass(frozen=True)
 class TrainingData:
-    """Features ready for :class:`GradientBoostedClassifier`, 0/1 labels and what was decided."""
+    """Features ready for the estimators, labels and what was decided about the columns.
+
+    ``y`` is 0/1 (``outcome="binary"``), float amounts (``"continuous"``) or label strings
+    (``"multiclass"``). ``treatment`` holds the arm of each row for uplift, as written in the file.
+    """
 
     path: Path
     X: pd.DataFrame
@@ -62,37 +68,9 @@ class TrainingData:
     features: dict[str, FeatureType]
     dropped: dict[str, str] = field(default_factory=dict)  # column -> why it was left out
     rows_without_target: int = 0
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What :func:`train_file` did: the registered model and its held-out evaluation."""
-
-    model_id: str
-    kind: str
-    metrics: dict[str, float]
-    rows_train: int
-    rows_test: int
-    train_seconds: float
-    data: TrainingData
-    model: GradientBoostedClassifier
-
-    def summary(self) -> dict[str, Any]:
-        """One flat JSON-ready object (what ``lodestar model train --json`` prints)."""
-        return {
-            "model_id": self.model_id,
-            "kind": self.kind,
-            **{k: round(v, 6) for k, v in self.metrics.items()},
-            "rows_train": self.rows_train,
-            "rows_test": self.rows_test,
-            "train_seconds": round(self.train_seconds, 3),
-            "trees": int(self.model.n_trees_),
-            "target": self.data.target,
-            "positive": self.data.positive,
-            "features": len(self.data.features),
-            "dropped": self.data.dropped,
-            "rows_without_target": self.data.rows_without_target,
-        }
+    outcome: Outcome = "binary"
+    treatment: np.ndarray | None = None
+    treatment_column: str | None = None
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -156,10 +134,13 @@ def read_training_data(
     *,
     exclude: Iterable[str] = (),
     positive: str | None = None,
+    task: Task = "binary",
+    treatment: str | None = None,
 ) -> TrainingData:
-    """Read ``path`` and prepare features and 0/1 labels for ``target`` (see the module doc)."""
+    """Read ``path`` and prepare features and labels for ``target`` (see the module doc)."""
     source = Path(path)
-    return prepare(read_table(source), target, exclude=exclude, positive=positive, source=source)
+    return prepare(read_table(source), target, exclude=exclude, positive=positive, source=source,
+                   task=task, treatment=treatment)  # fmt: skip
 
 
 def prepare(
@@ -169,8 +150,15 @@ def prepare(
     exclude: Iterable[str] = (),
     positive: str | None = None,
     source: Path = Path("<frame>"),
+    task: Task = "binary",
+    treatment: str | None = None,
 ) -> TrainingData:
-    """Split ``frame`` into features and labels; errors name ``source`` and the column."""
+    """Split ``frame`` into features and labels; errors name ``source`` and the column.
+
+    ``task="uplift"`` needs ``treatment`` (the column holding each row's arm); its outcome is 0/1
+    when the target reads as two classes (or ``positive`` is given), else a number such as spend.
+    ``task="multiclass"`` keeps the target's values as labels.
+    """
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
     if target not in columns:
@@ -178,6 +166,18 @@ def prepare(
             f"{source}: no target column '{target}'",
             hint=f"the columns are: {_listing(columns)}",
         )
+    if task == "uplift" and treatment is None:
+        raise TabularDataError(
+            f"{source}: an uplift model needs the column that says who was treated",
+            hint="name it with --treatment COLUMN (control rows hold 0, control, none or no)",
+        )
+    if treatment is not None and treatment not in columns:
+        raise TabularDataError(
+            f"{source}: no treatment column '{treatment}'",
+            hint=f"the columns are: {_listing(columns)}",
+        )
+    if treatment is not None and treatment == target:
+        raise TabularDataError(f"{source}: '{target}' cannot be both the target and the treatment")
     excluded = list(dict.fromkeys(exclude))
     unknown = [c for c in excluded if c not in columns]
     if unknown:
@@ -185,14 +185,33 @@ def prepare(
             f"{source}: cannot exclude {', '.join(repr(c) for c in unknown)}: no such column",
             hint=f"the columns are: {_listing(columns)}",
         )
-    if target in excluded:
-        raise TabularDataError(f"{source}: the target column '{target}' cannot be excluded")
+    for name, role in ((target, "target"), (treatment, "treatment")):
+        if name is not None and name in excluded:
+            raise TabularDataError(f"{source}: the {role} column '{name}' cannot be excluded")
     labelled = frame[target].notna().to_numpy()
+    if treatment is not None:
+        labelled &= frame[treatment].notna().to_numpy()
     frame = frame.loc[labelled].reset_index(drop=True)
     if len(frame) == 0:
         raise TabularDataError(f"{source}: the target column '{target}' is empty in every row")
-    y, positive_label = parse_target(frame[target], positive, column=target, source=source)
-    kept = [c for c in columns if c != target and c not in excluded]
+    outcome: Outcome
+    if task == "multiclass":
+        y = np.array([_label_text(v) for v in frame[target].to_numpy()], dtype=object)
+        if len(set(y)) < 2:
+            raise TabularDataError(
+                f"{source}: target column '{target}' has only the value '{y[0]}': "
+                "nothing to choose between"
+            )
+        positive_label, outcome = "", "multiclass"
+    elif task == "uplift":
+        y, positive_label, outcome = _uplift_outcome(frame[target], positive, target, source)
+    else:
+        y, positive_label = parse_target(frame[target], positive, column=target, source=source)
+        outcome = "binary"
+    arms = None
+    if treatment is not None:
+        arms = np.array([_label_text(v) for v in frame[treatment].to_numpy()], dtype=object)
+    kept = [c for c in columns if c not in (target, treatment) and c not in excluded]
     X, features, dropped = _features(frame[kept])
     if not features:
         raise TabularDataError(
@@ -208,7 +227,21 @@ def prepare(
         features=features,
         dropped=dropped,
         rows_without_target=int((~labelled).sum()),
+        outcome=outcome,
+        treatment=arms,
+        treatment_column=treatment,
     )
+
+
+def _uplift_outcome(
+    values: pd.Series, positive: str | None, column: str, source: Path
+) -> tuple[np.ndarray, str, Outcome]:
+    """0/1 when the column reads as two classes (or ``positive`` names one), else an amount."""
+    if positive is None and pd.api.types.is_numeric_dtype(values) and values.nunique() > 2:
+        amounts = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        return amounts, "", "continuous"
+    y, label = parse_target(values, positive, column=column, source=source)
+    return y, label, "binary"
 
 
 def _label_text(value: Any) -> str:
@@ -312,101 +345,3 @@ def features_frame(frame: pd.DataFrame, features: Mapping[str, FeatureType]) -> 
 def _listing(values: Sequence[str], limit: int = 12) -> str:
     shown = ", ".join(str(v) for v in values[:limit])
     return shown + (f", … ({len(values) - limit} more)" if len(values) > limit else "")
-
-
-# -- splitting, training, evaluating --------------------------------------------------------------
-def split(
-    data: TrainingData, *, test_size: float = 0.2, seed: int = 0
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
-    """A stratified train/test split fixed by ``seed``: X_train, X_test, y_train, y_test."""
-    from sklearn.model_selection import train_test_split
-
-    if not 0 < test_size < 1:
-        raise TabularDataError(f"--test-size must be between 0 and 1, not {test_size}")
-    counts = np.bincount(data.y, minlength=2)
-    test_counts = np.floor(counts * test_size)
-    if counts.min() < 4 or test_counts.min() < 1 or (counts - test_counts).min() < 2:
-        raise TabularDataError(
-            f"{data.path}: too few rows of one class in '{data.target}' to hold some out "
-            f"({int(counts[1])} positive, {int(counts[0])} negative, test share {test_size})"
-        )
-    parts = train_test_split(
-        data.X, data.y, test_size=test_size, stratify=data.y, random_state=seed
-    )
-    X_train, X_test, y_train, y_test = parts
-    return X_train, X_test, np.asarray(y_train), np.asarray(y_test)
-
-
-def evaluate(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
-    """Held-out ranking quality: AUC, Gini, KS, top-decile lift, positives in the top 20%."""
-    from lodestar.modeling import metrics
-
-    return {
-        "auc": float(metrics.roc_auc(y, score)),
-        "gini": float(metrics.gini(y, score)),
-        "ks": float(metrics.ks(y, score).statistic),
-        "lift_top_decile": float(metrics.lift_at(y, score, 0.1)),
-        "capture_top_20": float(metrics.capture_at(y, score, 0.2)),
-        "positive_rate": float(np.mean(y)),
-    }
-
-
-def train_file(
-    kind: str,
-    path: str | Path,
-    target: str,
-    *,
-    registry: ModelRegistry,
-    exclude: Iterable[str] = (),
-    test_size: float = 0.2,
-    seed: int = 0,
-    positive: str | None = None,
-    params: Mapping[str, Any] | None = None,
-) -> TrainResult:
-    """Train a ``kind`` classifier on ``path``, evaluate it on the held-out split, register it."""
-    from lodestar.modeling.classifier import GradientBoostedClassifier
-    from lodestar.modeling.registry import ModelRecord, classifier_kind
-
-    model_kind = classifier_kind(kind)
-    data = read_training_data(path, target, exclude=exclude, positive=positive)
-    X_train, X_test, y_train, y_test = split(data, test_size=test_size, seed=seed)
-    model = GradientBoostedClassifier(random_state=seed, **dict(params or {}))
-    started = time.perf_counter()
-    model.fit(X_train, y_train)
-    seconds = time.perf_counter() - started
-    scores = model.predict_proba(X_test)[:, 1]
-    metrics = evaluate(y_test, scores)
-    record = ModelRecord(
-        kind=model_kind,
-        target=data.target,
-        positive=data.positive,
-        features=dict(data.features),
-        parameters={**model.get_params(), "best_iteration": model.best_iteration_},
-        metrics=metrics,
-        data={
-            "path": str(Path(path).resolve()),
-            "sha256": fingerprint(path),
-            "rows": len(data.X) + data.rows_without_target,
-            "rows_without_target": data.rows_without_target,
-            "excluded": list(dict.fromkeys(exclude)),
-            "dropped": data.dropped,
-        },
-        split={
-            "test_size": test_size,
-            "seed": seed,
-            "rows_train": len(y_train),
-            "rows_test": len(y_test),
-        },
-        train_seconds=seconds,
-    )
-    model_id = registry.register(model, record)
-    return TrainResult(
-        model_id=model_id,
-        kind=model_kind,
-        metrics=metrics,
-        rows_train=len(y_train),
-        rows_test=len(y_test),
-        train_seconds=seconds,
-        data=data,
-        model=model,
-    )
