@@ -42,8 +42,12 @@ from lodestar.storage.operational import OperationalStore, sqlite_url
 if TYPE_CHECKING:
     from datetime import date
 
+    import pandas as pd
+
     from lodestar.modeling.registry import ModelRecord, ModelRegistry
+    from lodestar.modeling.scoring import PrescreenPolicy
     from lodestar.modeling.training import TrainResult
+    from lodestar.modeling.watch_list import WatchLevels
     from lodestar.profile.customer_view import CustomerView
     from lodestar.profile.life_events import LifeEventConfig, LifeEventResult
     from lodestar.profile.lifecycle import LifecycleConfig, LifecycleResult
@@ -690,6 +694,97 @@ class Workspace:
                           after={"champion": model_id, "reason": reason})  # fmt: skip
         return replaced
 
+    def score_model(
+        self,
+        model: str,
+        data: str | Path | pd.DataFrame | None = None,
+        *,
+        reasons: int = 0,
+        top: int = 3,
+        keep: Iterable[str] = ("customer_id",),
+        prescreen: PrescreenPolicy | None = None,
+        progress: Progress | None = None,
+    ) -> ScoreOutcome:
+        """Score rows with ``model`` (an id, or a kind for its champion / latest version).
+
+        ``data`` is a CSV / Parquet file or a frame holding the model's feature columns; without
+        it the workspace's customers are scored from their features as of the data date.
+        ``prescreen`` (risk and scorecard models) adds pass / decline with reasons.
+        """
+        from lodestar.modeling.scoring import prescreen as apply_prescreen
+        from lodestar.modeling.scoring import score_in_chunks
+        from lodestar.modeling.tabular import read_table
+
+        model_id = self.model_registry.resolve(model)
+        record = self.model_registry.show(model_id)
+        estimator = self.model_registry.load(model_id)
+        if data is None:
+            frame = self.scoring_frame(record)
+        elif isinstance(data, str | Path):
+            frame = read_table(data)
+        else:
+            frame = data
+        started = time.perf_counter()
+        scored = score_in_chunks(estimator, record, frame, reasons=reasons, top=top,
+                                 keep=tuple(keep), progress=progress)  # fmt: skip
+        if prescreen is not None:
+            if record.task != "binary":
+                raise ConfigError(f"{model_id}: a pre-screen cut-off applies to risk scores only")
+            scored = apply_prescreen(scored, prescreen)
+        return ScoreOutcome(model_id, record.kind, scored, time.perf_counter() - started)
+
+    def churn_watch_list(
+        self,
+        model: str = "churn",
+        data: str | Path | pd.DataFrame | None = None,
+        *,
+        value: str | None = None,
+        top: int | None = 50,
+        levels: WatchLevels | None = None,
+    ) -> pd.DataFrame:
+        """Customers likely to leave, highest value at risk first, with leading indicators
+        (:mod:`lodestar.modeling.watch_list`). ``value`` names a column of ``data`` (or of the
+        customer profile, e.g. ``value_aum``) holding what each customer is worth."""
+        from lodestar.modeling.tabular import read_table
+        from lodestar.modeling.watch_list import watch_list
+
+        model_id = self.model_registry.resolve(model)
+        if self.model_registry.show(model_id).task != "binary":
+            raise ConfigError(f"{model_id} is not a churn model: a watch list needs probabilities")
+        frame = read_table(data) if isinstance(data, str | Path) else data
+        if frame is None:
+            frame = self.scoring_frame(self.model_registry.show(model_id))
+        scored = self.score_model(model_id, frame, reasons=3).scores
+        amounts = None
+        if value is not None:
+            if value in frame.columns:
+                amounts = frame[value].reset_index(drop=True)
+            else:
+                amounts = self._profile_values(value, scored["customer_id"])
+        return watch_list(scored, value=amounts, levels=levels, top=top)
+
+    def _profile_values(self, column: str, customer_ids: pd.Series) -> pd.Series:
+        """``column`` of customer_profile for ``customer_ids``, in their order."""
+        import pandas as pd
+
+        from lodestar.profile.view import VIEW
+
+        known = {name for name, *_ in self.segment_fields()}
+        if column not in known:
+            raise ConfigError(f"no column '{column}' in the data or the customer profile",
+                              hint="e.g. --value value_aum")  # fmt: skip
+        table = self.query(f'SELECT customer_id, "{column}" AS v FROM {VIEW}')
+        values = pd.Series(table.column("v").to_pylist(),
+                           index=table.column("customer_id").to_pylist())  # fmt: skip
+        return values.reindex(customer_ids.to_numpy()).reset_index(drop=True)
+
+    def scoring_frame(self, record: ModelRecord) -> pd.DataFrame:
+        """The workspace customers' features as of the data date, as ``record`` was trained on."""
+        raise ConfigError(
+            f"{record.id} was trained on a file: score it on a file with the same columns",
+            hint=f"lodestar model score {record.id} --data FILE",
+        )
+
     def models(self, kind: str | None = None) -> list[ModelRecord]:
         return self.model_registry.list(kind)
 
@@ -721,6 +816,16 @@ class Workspace:
         any_entity(name)
         target = Path(dest) if dest else self.root / "exports" / f"{name}.parquet"
         return self.engine.export_parquet(name, target)
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    """Scores from :meth:`Workspace.score_model`: which model, the scored rows, how long."""
+
+    model_id: str
+    kind: str
+    scores: pd.DataFrame
+    seconds: float
 
 
 @dataclass(frozen=True)

@@ -206,3 +206,161 @@ def promote(
         replaced = ws.promote_model(model_id, reason=reason)
         note = f" (replaces {replaced})" if replaced and replaced != model_id else ""
         console().print(f"{model_id} is now the champion{note}", markup=False)
+
+
+def _write_table(frame: Any, out: Path) -> None:
+    """Write ``frame`` as CSV or Parquet by the file's suffix."""
+    from lodestar.errors import ConfigError
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        frame.to_parquet(out, index=False)
+    elif suffix in (".csv", ".txt"):
+        frame.to_csv(out, index=False)
+    else:
+        raise ConfigError(f"{out}: unknown output type '{suffix}'", hint="use .csv or .parquet")
+
+
+def _show_frame(frame: Any, limit: int = 15) -> None:
+    from rich.table import Table
+
+    table = Table()
+    for column in frame.columns:
+        table.add_column(str(column), no_wrap=True)
+    for row in frame.head(limit).itertuples(index=False):
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
+    console().print(table)
+    if len(frame) > limit:
+        console().print(f"… {len(frame) - limit:,} more rows (write them all with --out)",
+                        markup=False)  # fmt: skip
+
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="CSV / Parquet rows to score (default: the workspace's customers).",
+        show_default=False,
+    ),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", help="Write every row to this .csv or .parquet file.", show_default=False
+    ),
+]
+
+
+@model.command("score")
+def score(
+    model_ref: Annotated[
+        str, typer.Argument(metavar="MODEL", help="A model id, or a kind (its champion).")
+    ],
+    data: DataOption = None,
+    out: OutOption = None,
+    reasons: Annotated[
+        int, typer.Option("--reasons", help="Reason codes per row (binary kinds).")
+    ] = 0,
+    top: Annotated[int, typer.Option("--top", help="Products per row (nbp).")] = 3,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option("--keep", help="Columns to copy into the output (default customer_id)."),
+    ] = None,
+    cutoff: Annotated[
+        float | None,
+        typer.Option(
+            "--cutoff",
+            help="Risk pre-screen: decline above this probability (adds prescreen, reasons).",
+            show_default=False,
+        ),
+    ] = None,
+    decline_share: Annotated[
+        float | None,
+        typer.Option(
+            "--decline-share",
+            help="Risk pre-screen: decline the riskiest share, e.g. 0.1.",
+            show_default=False,
+        ),
+    ] = None,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Score rows with MODEL: probabilities (and points, bands, reasons), uplift, or products."""
+    from lodestar.cli.main import locale, progress_bar
+    from lodestar.modeling.scoring import PrescreenPolicy
+
+    with open_workspace(workspace) as ws:
+        policy = None
+        if cutoff is not None or decline_share is not None:
+            policy = PrescreenPolicy(max_probability=cutoff, decline_share=decline_share)
+            reasons = reasons or 3
+        with progress_bar(locale(ws)) as progress:
+            outcome = ws.score_model(model_ref, data, reasons=reasons, top=top,
+                                     keep=keep or ("customer_id",), prescreen=policy,
+                                     progress=progress)  # fmt: skip
+        frame = outcome.scores
+        if out is not None:
+            _write_table(frame, out)
+        summary: dict[str, Any] = {
+            "model_id": outcome.model_id,
+            "kind": outcome.kind,
+            "rows": len(frame),
+            "seconds": round(outcome.seconds, 3),
+            "rows_per_second": round(len(frame) / outcome.seconds) if outcome.seconds else None,
+            "out": str(out) if out else None,
+        }
+        if "prescreen" in frame.columns:
+            summary["declined"] = int((frame["prescreen"] == "decline").sum())
+        if "probability" in frame.columns and len(frame):
+            summary["mean_probability"] = round(float(frame["probability"].mean()), 6)
+        if json_:
+            if out is None:
+                summary["scores"] = json.loads(frame.head(1000).to_json(orient="records"))
+            typer.echo(json.dumps(summary, ensure_ascii=False))
+            return
+        console(stderr=True).print(
+            f"{outcome.model_id}: {len(frame):,} rows scored in {outcome.seconds:.2f} s"
+            + (f", written to {out}" if out else ""),
+            markup=False,
+        )
+        if "declined" in summary:
+            console().print(f"pre-screen: {summary['declined']:,} of {len(frame):,} declined",
+                            markup=False)  # fmt: skip
+        _show_frame(frame)
+
+
+@model.command("watchlist")
+def watchlist(
+    model_ref: Annotated[
+        str, typer.Argument(metavar="MODEL", help="A churn model id, or 'churn' (its champion).")
+    ] = "churn",
+    data: DataOption = None,
+    out: OutOption = None,
+    value: Annotated[
+        str | None,
+        typer.Option(
+            "--value",
+            help="Column of each customer's value (orders by value at risk).",
+            show_default=False,
+        ),
+    ] = None,
+    top: Annotated[int | None, typer.Option("--top", help="Only the first N.")] = 50,
+    min_probability: Annotated[
+        float, typer.Option("--min-probability", help="Leave out customers below this.")
+    ] = 0.2,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Churn watch list: likely leavers, value at risk and their leading indicators."""
+    from lodestar.modeling.watch_list import WatchLevels
+
+    with open_workspace(workspace) as ws:
+        listed = ws.churn_watch_list(model_ref, data, value=value, top=top,
+                                     levels=WatchLevels(min_probability=min_probability))  # fmt: skip
+        if out is not None:
+            _write_table(listed, out)
+        if json_:
+            typer.echo(listed.to_json(orient="records", force_ascii=False))
+            return
+        _show_frame(listed, limit=top or 50)

@@ -22,7 +22,7 @@ declined, each with its reason codes, so a marketer can say why a customer was l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,31 @@ def score_frame(
         codes = reason_codes(model, X, top=reasons)
         for i in range(reasons):
             out[f"reason_{i + 1}"] = [row[i] if i < len(row) else "" for row in codes]
+    return out
+
+
+def score_in_chunks(
+    model: Any,
+    record: ModelRecord,
+    frame: pd.DataFrame,
+    *,
+    chunk_rows: int = 250_000,
+    progress: Callable[[str, int, int | None], None] | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """:func:`score_frame` over ``frame`` in chunks, reporting ``progress("score", done, n)``.
+
+    Deciles are recomputed over all rows at the end, so chunking never changes the result.
+    """
+    n = len(frame)
+    parts: list[pd.DataFrame] = []
+    for start in range(0, max(n, 1), chunk_rows):
+        parts.append(score_frame(model, record, frame.iloc[start : start + chunk_rows], **options))
+        if progress is not None:
+            progress("score", min(n, start + chunk_rows), n)
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if "probability" in out.columns:
+        out["decile"] = decile(out["probability"].to_numpy(dtype=np.float64))
     return out
 
 
@@ -207,7 +232,13 @@ def prescreen(scored: pd.DataFrame, policy: PrescreenPolicy) -> pd.DataFrame:
     declined = why != ""
     out["prescreen"] = np.where(declined, "decline", "pass")
     if reasons:
-        codes = scored[reasons].astype(str).agg(lambda r: ", ".join(v for v in r if v), axis=1)
-        why = np.where(declined & (codes.to_numpy() != ""), why + ": " + codes.to_numpy(), why)
+        codes = joined_reasons(scored, reasons)
+        why = np.where(declined & (codes != ""), why + ": " + codes, why)
     out["decline_reason"] = why
     return out
+
+
+def joined_reasons(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """The non-empty reason codes of each row joined with ", " (an object array of text)."""
+    rows = frame[list(columns)].astype(str).to_numpy()
+    return np.array([", ".join(v for v in row if v) for row in rows], dtype=object)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lodestar.errors import ConfigError
+from lodestar.modeling.scoring import joined_reasons
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,7 @@ def watch_list(
     )
     reasons = [c for c in out.columns if c.startswith("reason_")]
     if reasons:
-        out["leading_indicators"] = (
-            out[reasons].astype(str).agg(lambda r: ", ".join(v for v in r if v), axis=1)
-        )
+        out["leading_indicators"] = joined_reasons(out, reasons)
         out = out.drop(columns=reasons)
     listed = out.loc[probability >= levels.min_probability]
     listed = listed.sort_values([order_by, "probability"], ascending=False, kind="stable")
