@@ -498,14 +498,18 @@ def credit_terms_frame(
     binding = np.array(["band_cap", "income_multiple", "dti_headroom"], dtype=object)[which]
     binding[np.isin(reason, ["income_missing", "debt_missing", "band_declined"])] = None
     binding[reason == "dti_exhausted"] = "dti_headroom"
+    # Explicit object Series: pandas 3 would turn None into NaN in an inferred text column.
+    def column(values: np.ndarray) -> pd.Series:
+        return pd.Series(values, index=frame.index, dtype=object)
+
     return pd.DataFrame(
         {
-            "band": np.array([r.name for r in policy.bands], dtype=object)[index],
+            "band": column(np.array([r.name for r in policy.bands], dtype=object)[index]),
             "limit": np.where(declined, 0.0, limit),
             "rate": np.where(declined, np.nan, rate),
             "declined": declined.astype(bool),
-            "decline_reason": reason,
-            "binding": binding,
+            "decline_reason": column(reason),
+            "binding": column(binding),
         },
         index=frame.index,
     )
