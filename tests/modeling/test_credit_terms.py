@@ -4,6 +4,7 @@ properties (monotonic in the band, never above a cap, the frame path agrees with
 from __future__ import annotations
 
 import copy
+import itertools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,7 @@ def test_better_band_never_gets_a_lower_limit_or_higher_rate(
 ) -> None:
     policy = with_changes(repayment_share=share)
     offers = [credit_terms(b, income, debt, policy) for b in BANDS]
-    for better, worse in zip(offers, offers[1:], strict=False):
+    for better, worse in itertools.pairwise(offers):
         assert better.limit >= worse.limit
         if not better.declined and not worse.declined:
             assert better.rate is not None and worse.rate is not None

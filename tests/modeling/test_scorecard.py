@@ -57,7 +57,9 @@ def test_estimator_contract(fitted: tuple[Scorecard, pd.DataFrame, np.ndarray]) 
     assert roc_auc(y, proba[:, 1]) > 0.7
 
 
-def test_selection_by_iv_and_correlation(fitted: tuple[Scorecard, pd.DataFrame, np.ndarray]) -> None:
+def test_selection_by_iv_and_correlation(
+    fitted: tuple[Scorecard, pd.DataFrame, np.ndarray],
+) -> None:
     card, _, _ = fitted
     assert {"age", "region"} <= set(card.selected_features_)
     assert "IV" in card.dropped_["noise"] and "below min_iv" in card.dropped_["noise"]
@@ -70,7 +72,9 @@ def test_selection_by_iv_and_correlation(fitted: tuple[Scorecard, pd.DataFrame, 
     assert importances["age"] == pytest.approx(card.iv_["age"])
 
 
-def test_points_match_a_hand_computation(fitted: tuple[Scorecard, pd.DataFrame, np.ndarray]) -> None:
+def test_points_match_a_hand_computation(
+    fitted: tuple[Scorecard, pd.DataFrame, np.ndarray],
+) -> None:
     card, X, _ = fitted
     factor = 20 / math.log(2)
     offset = 600 - factor * math.log(50)
@@ -182,11 +186,15 @@ def test_bad_input_errors() -> None:
 
 def test_special_codes_get_their_own_bin() -> None:
     X, y = synthetic(2000)
-    X["late"] = np.where(np.arange(2000) % 20 == 0, 98.0, (y * 2 + np.arange(2000) % 3).astype(float))
+    X["late"] = np.where(
+        np.arange(2000) % 20 == 0, 98.0, (y * 2 + np.arange(2000) % 3).astype(float)
+    )
     card = Scorecard(special_codes={"late": [96, 98]}).fit(X, y)
     table = card.points_table_
     if "late" in card.selected_features_:
-        assert table[(table.feature == "late") & (table["bin"] == "special")]["count"].iloc[0] == 100
+        assert (
+            table[(table.feature == "late") & (table["bin"] == "special")]["count"].iloc[0] == 100
+        )
     assert card.binnings_["late"].count[card.binnings_["late"].n_regular] == 100
 
 

@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -168,7 +169,7 @@ def bin_feature(
     if kind == "numeric":
         splits = np.asarray(optb.splits, dtype=np.float64)
         bounds = np.r_[-np.inf, splits, np.inf]
-        regular = [_numeric_label(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        regular = [_numeric_label(lo, hi) for lo, hi in itertools.pairwise(bounds)]
         groups: tuple[tuple[str, ...], ...] = ()
     else:
         splits = np.array([], dtype=np.float64)

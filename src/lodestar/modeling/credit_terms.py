@@ -114,7 +114,11 @@ class CreditPolicy:
 
     @classmethod
     def from_mapping(
-        cls, data: Mapping[str, Any], *, source: str = "<policy>", doc: LocatedDocument | None = None
+        cls,
+        data: Mapping[str, Any],
+        *,
+        source: str = "<policy>",
+        doc: LocatedDocument | None = None,
     ) -> CreditPolicy:
         """The policy in ``data`` (as in :data:`DEFAULT_POLICY`); every problem is reported at
         once, each naming ``source`` (with the line when ``doc`` is the located YAML)."""
@@ -139,12 +143,19 @@ class CreditPolicy:
                 values[name] = _decimal(data[name], (name,), report)
         values["term_months"] = data.get("term_months", 36)
         if isinstance(values["term_months"], bool) or not isinstance(values["term_months"], int):
-            report(("term_months",), f"must be a whole number of months, got {data.get('term_months')!r}")
+            report(
+                ("term_months",),
+                f"must be a whole number of months, got {data.get('term_months')!r}",
+            )
         share = data.get("repayment_share")
-        values["repayment_share"] = None if share is None else _decimal(share, ("repayment_share",), report)
+        values["repayment_share"] = (
+            None if share is None else _decimal(share, ("repayment_share",), report)
+        )
         values["bands"] = _bands(data.get("bands"), report) if "bands" in data else ()
         if not problems:
-            problems += [f"{where(*p)}: field '{field_name(p)}': {m}" for p, m in _rule_problems(values)]
+            problems += [
+                f"{where(*p)}: field '{field_name(p)}': {m}" for p, m in _rule_problems(values)
+            ]
         if problems:
             raise DefinitionError(problems, what=f"credit policy {source}")
         return cls(**values)
@@ -221,7 +232,11 @@ def _bands(raw: Any, report: Any) -> tuple[BandRule, ...]:
         floor = item.get("min_points")
         if floor is None and not last:
             report(("bands", i, "min_points"), "is required for every band but the last")
-        points = -math.inf if floor is None or last else float(_decimal(floor, ("bands", i, "min_points"), report))
+        points = (
+            -math.inf
+            if floor is None or last
+            else float(_decimal(floor, ("bands", i, "min_points"), report))
+        )
         out.append(
             BandRule(
                 name=str(item.get("name", "")),
@@ -261,7 +276,9 @@ def _rule_problems(v: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], st
     seen: set[str] = set()
     for i, band in enumerate(bands):
         if not band.name or band.name in seen:
-            out.append((("bands", i, "name"), f"must be a unique, non-empty name, got {band.name!r}"))
+            out.append(
+                (("bands", i, "name"), f"must be a unique, non-empty name, got {band.name!r}")
+            )
         seen.add(band.name)
         for key in ("max_limit", "income_multiple"):
             if getattr(band, key) < 0:
@@ -355,7 +372,9 @@ def credit_terms(
     else:
         notes.append(("credit.band", {"band": band.name, "points": points}))
 
-    def decline(reason: DeclineReason, binding: Binding | None = None, **params: Any) -> CreditTerms:
+    def decline(
+        reason: DeclineReason, binding: Binding | None = None, **params: Any
+    ) -> CreditTerms:
         notes.append((f"credit.decline.{reason}", params))
         return _terms(band.name, Decimal(0), None, reason, binding, notes, locale)
 
@@ -498,18 +517,19 @@ def credit_terms_frame(
     binding = np.array(["band_cap", "income_multiple", "dti_headroom"], dtype=object)[which]
     binding[np.isin(reason, ["income_missing", "debt_missing", "band_declined"])] = None
     binding[reason == "dti_exhausted"] = "dti_headroom"
+
     # Explicit object Series: pandas 3 would turn None into NaN in an inferred text column.
-    def column(values: np.ndarray) -> pd.Series:
+    def as_object(values: np.ndarray) -> pd.Series:
         return pd.Series(values, index=frame.index, dtype=object)
 
     return pd.DataFrame(
         {
-            "band": column(np.array([r.name for r in policy.bands], dtype=object)[index]),
+            "band": as_object(np.array([r.name for r in policy.bands], dtype=object)[index]),
             "limit": np.where(declined, 0.0, limit),
             "rate": np.where(declined, np.nan, rate),
             "declined": declined.astype(bool),
-            "decline_reason": column(reason),
-            "binding": column(binding),
+            "decline_reason": as_object(reason),
+            "binding": as_object(binding),
         },
         index=frame.index,
     )

@@ -32,6 +32,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -181,7 +182,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         if self.min_iv < 0:
             raise ValueError(f"min_iv must be 0 or more, got {self.min_iv}")
         band_floors = [float(lowest) for _, lowest in self.bands]
-        if not band_floors or any(a <= b for a, b in zip(band_floors, band_floors[1:])):
+        if not band_floors or any(a <= b for a, b in itertools.pairwise(band_floors)):
             raise ValueError(
                 f"bands must list (label, lowest points) from the best band down, with "
                 f"strictly falling lowest points; got {list(self.bands)}"
@@ -336,9 +337,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         frame = self._frame(X)
         ids = self._bin_ids(frame)
         names = self.selected_features_
-        lost = np.column_stack(
-            [self._best_points(n) - self._bin_points(n)[ids[n]] for n in names]
-        )
+        lost = np.column_stack([self._best_points(n) - self._bin_points(n)[ids[n]] for n in names])
         order = np.argsort(-lost, axis=1, kind="stable")[:, :top]
         out: dict[str, Any] = {}
         rows = np.arange(len(frame))
@@ -351,11 +350,16 @@ class Scorecard(ClassifierMixin, BaseEstimator):
                 [self.binnings_[names[c]].labels[ids[names[c]][r]] for r, c in enumerate(col)],
                 dtype=object,
             )
-            out[f"reason_{k + 1}"] = np.where(hit, feature, None)
-            out[f"reason_{k + 1}_bin"] = np.where(hit, bins, None)
+            feature[~hit] = None
+            bins[~hit] = None
+            # Object Series: pandas 3 would turn None into NaN in an inferred text column.
+            out[f"reason_{k + 1}"] = pd.Series(feature, dtype=object)
+            out[f"reason_{k + 1}_bin"] = pd.Series(bins, dtype=object)
             out[f"reason_{k + 1}_points_lost"] = np.where(hit, amount, np.nan)
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.DataFrame(out, index=index)
+        result = pd.DataFrame(out)
+        if isinstance(X, pd.DataFrame):
+            result.index = X.index
+        return result
 
     def _best_points(self, name: str) -> float:
         b = self.binnings_[name]

@@ -166,8 +166,11 @@ def scorecard_sections(
     bins_html = ""
     for feature in sorted(model.selected_features_, key=lambda n: -model.iv_[n]):
         part = model.points_table_[model.points_table_["feature"] == feature]
-        rows = [[r.bin, int(r.count), float(r.event_rate), float(r.woe), float(r.iv),
-                 f"{r.points:.1f}"] for r in part.itertuples()]  # fmt: skip
+        rows = [
+            [r["bin"], int(r["count"]), float(r["event_rate"]), float(r["woe"]), float(r["iv"]),
+             f"{r['points']:.1f}"]
+            for r in part.to_dict("records")
+        ]  # fmt: skip
         bins_html += f"<h2>{escape(t('scorecard.bins', locale, feature=feature, iv=model.iv_[feature]))}</h2>"
         bins_html += _table(head, rows, css="bins")
     sections.append(Section(t("scorecard.points", locale), bins_html))
@@ -179,7 +182,9 @@ def _csi_columns(X: pd.DataFrame, names: list[str]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for name in names:
         column = X[name]
-        if isinstance(column.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(column):
+        if isinstance(column.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
+            column
+        ):
             out[name] = column.astype(object).where(column.notna(), None).to_numpy(dtype=object)
         else:
             out[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
