@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from lodestar.modeling.credit_terms import CreditPolicy
     from lodestar.modeling.registry import ModelRecord, ModelRegistry
     from lodestar.modeling.scoring import PrescreenPolicy
     from lodestar.modeling.training import TrainResult
@@ -732,6 +733,65 @@ class Workspace:
                 raise ConfigError(f"{model_id}: a pre-screen cut-off applies to risk scores only")
             scored = apply_prescreen(scored, prescreen)
         return ScoreOutcome(model_id, record.kind, scored, time.perf_counter() - started)
+
+    def credit_policy(self, path: str | Path | None = None) -> CreditPolicy:
+        """The credit policy for limits and rates: ``path``, else the workspace's
+        ``credit_policy.yaml``, else the built-in default (:mod:`lodestar.modeling.credit_terms`)."""
+        from lodestar.modeling.credit_terms import DEFAULT_POLICY, CreditPolicy
+
+        source = Path(path) if path is not None else self.root / "credit_policy.yaml"
+        if path is not None or source.is_file():
+            return CreditPolicy.from_yaml(source)
+        return CreditPolicy.from_mapping(DEFAULT_POLICY)
+
+    def credit_terms(
+        self,
+        model: str = "scorecard",
+        data: str | Path | pd.DataFrame | None = None,
+        *,
+        income: str = "monthly_income",
+        debt: str = "monthly_debt",
+        policy: str | Path | None = None,
+        explain: int = 0,
+        locale: str = DEFAULT_LOCALE,
+    ) -> pd.DataFrame:
+        """Points, band, credit limit and rate for each row, scored with a scorecard ``model``.
+
+        ``income`` and ``debt`` name the monthly income and monthly debt-service columns. The
+        first ``explain`` rows get an ``explanation`` (which rule bound the limit, how the rate
+        was built), in ``locale``.
+        """
+        import pandas as pd
+
+        from lodestar.modeling.credit_terms import credit_terms, credit_terms_frame
+        from lodestar.modeling.tabular import read_table
+
+        model_id = self.model_registry.resolve(model)
+        record = self.model_registry.show(model_id)
+        if record.kind != "scorecard":
+            raise ConfigError(f"{model_id} is a {record.kind} model: limits and rates come from "
+                              "a scorecard's points", hint="lodestar model train scorecard")  # fmt: skip
+        frame = read_table(data) if isinstance(data, str | Path) else data
+        if frame is None:
+            frame = self.scoring_frame(record)
+        for column, option in ((income, "--income"), (debt, "--debt")):
+            if column not in frame.columns:
+                raise ConfigError(f"the data has no column '{column}'",
+                                  hint=f"name the column with {option}")  # fmt: skip
+        rules = self.credit_policy(policy)
+        scored = self.score_model(model_id, frame, reasons=3).scores
+        inputs = pd.DataFrame({"points": scored["points"].to_numpy(),
+                               "monthly_income": frame[income].to_numpy(),
+                               "monthly_debt": frame[debt].to_numpy()})  # fmt: skip
+        terms = credit_terms_frame(inputs, rules).reset_index(drop=True)
+        out = scored.drop(columns=["band"]).join(terms)
+        if explain:
+            texts = [
+                " ".join(credit_terms(p, i, d, rules, locale=locale).explanation)
+                for p, i, d in inputs.head(explain).itertuples(index=False)
+            ]
+            out["explanation"] = pd.Series(texts, dtype=object).reindex(out.index).fillna("")
+        return out
 
     def churn_watch_list(
         self,

@@ -334,3 +334,14 @@ def test_bank_marketing_response_quality(shared_data: Path, tmp_path: Path) -> N
     assert result.metrics["lift_top_decile"] >= 3.8
     assert result.metrics["capture_top_20"] >= 0.55
     assert time.perf_counter() - started < 120  # ~6 s on an idle 2-core machine
+
+
+def test_row_numbers_and_unnamed_columns_are_left_out(tmp_path: Path) -> None:
+    frame = synthetic(300).drop(columns=["customer_id"])
+    frame.insert(0, "RowNumber", np.arange(1, 301))
+    path = tmp_path / "rows.csv"
+    frame.to_csv(path)  # pandas writes its index as a first column with an empty header
+    data = read_training_data(path, "bought")
+    assert set(data.dropped) == {"column_1", "RowNumber"}
+    assert "row number" in data.dropped["RowNumber"]
+    assert set(data.features) == {"income", "segment", "noise"}

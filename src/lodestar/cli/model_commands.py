@@ -364,3 +364,52 @@ def watchlist(
             typer.echo(listed.to_json(orient="records", force_ascii=False))
             return
         _show_frame(listed, limit=top or 50)
+
+
+@model.command("terms")
+def terms(
+    model_ref: Annotated[
+        str, typer.Argument(metavar="MODEL", help="A scorecard id, or 'scorecard' (champion).")
+    ] = "scorecard",
+    data: DataOption = None,
+    out: OutOption = None,
+    income: Annotated[
+        str, typer.Option("--income", help="Column of monthly income.")
+    ] = "monthly_income",
+    debt: Annotated[
+        str, typer.Option("--debt", help="Column of existing monthly debt service.")
+    ] = "monthly_debt",
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="Credit policy YAML (default: credit_policy.yaml in the workspace, else built-in).",
+            show_default=False,
+        ),
+    ] = None,
+    explain: Annotated[
+        int, typer.Option("--explain", help="Explain the limit and rate of the first N rows.")
+    ] = 5,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Credit limit and rate per row from a scorecard's points, income and existing debt."""
+    from lodestar.cli.main import locale
+
+    with open_workspace(workspace) as ws:
+        frame = ws.credit_terms(model_ref, data, income=income, debt=debt, policy=policy,
+                                explain=explain, locale=locale(ws))  # fmt: skip
+        if out is not None:
+            _write_table(frame, out)
+        if json_:
+            typer.echo(frame.head(1000).to_json(orient="records", force_ascii=False))
+            return
+        shown = [c for c in frame.columns if c not in ("explanation",)
+                 and not c.startswith("reason_")]  # fmt: skip
+        _show_frame(frame[shown])
+        declined = int(frame["declined"].sum())
+        console().print(f"{declined:,} of {len(frame):,} declined; mean limit of the approved "
+                        f"{frame.loc[~frame['declined'], 'limit'].mean():,.0f}", markup=False)  # fmt: skip
+        if "explanation" in frame.columns:
+            for i, text in enumerate(frame["explanation"].head(explain)):
+                console().print(f"[{i}] {text}", markup=False)

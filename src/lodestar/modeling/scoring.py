@@ -22,6 +22,7 @@ declined, each with its reason codes, so a marketer can say why a customer was l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -61,8 +62,8 @@ def score_frame(
         out["band"] = np.asarray(model.score_band(points)).astype(str)
     if reasons > 0:
         codes = reason_codes(model, X, top=reasons)
-        for i in range(reasons):
-            out[f"reason_{i + 1}"] = [row[i] if i < len(row) else "" for row in codes]
+        for column in codes.columns:
+            out[column] = codes[column].to_numpy()
     return out
 
 
@@ -99,33 +100,25 @@ def decile(score: np.ndarray) -> np.ndarray:
     return np.minimum(10, 1 + ((ranks - 1) * 10 // score.size)).astype(np.int64)
 
 
-def reason_codes(model: Any, X: pd.DataFrame, *, top: int = 3) -> list[list[str]]:
-    """Per row, the ``top`` features that raise its probability the most, most first.
+def reason_codes(model: Any, X: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+    """Per row, the ``top`` features that raise its probability the most, most first, as
+    columns ``reason_1`` .. ``reason_<top>`` (empty where fewer features raise it).
 
-    A scorecard gives its own (the features that cost the most points against their best bin);
-    other models give the features with the largest positive contributions to the log-odds.
+    A scorecard gives its own adverse-action codes (the features that cost the most points
+    against their best bin, with ``reason_<i>_bin`` and ``reason_<i>_points_lost``); other
+    models give the features with the largest positive contributions to the log-odds.
     """
     own = getattr(model, "reason_codes", None)
     if callable(own):
-        return [[_code_name(code) for code in row] for row in own(X, top=top)]
+        codes = own(X, top=top)
+        return codes.reset_index(drop=True) if isinstance(codes, pd.DataFrame) else codes
     contributions = model.contributions(X)
     values = contributions.to_numpy(dtype=np.float64)
     names = np.asarray(contributions.columns, dtype=object)
     order = np.argsort(-values, axis=1, kind="stable")[:, :top]
-    result: list[list[str]] = []
-    for row, idx in enumerate(order):
-        result.append([str(names[j]) for j in idx if values[row, j] > 0])
-    return result
-
-
-def _code_name(code: Any) -> str:
-    if isinstance(code, str):
-        return code
-    if isinstance(code, dict):
-        return str(code.get("feature", code))
-    if isinstance(code, tuple | list) and code:
-        return str(code[0])
-    return str(getattr(code, "feature", code))
+    rows = np.arange(len(values))[:, None]
+    chosen = np.where(values[rows, order] > 0, names[order], "")
+    return pd.DataFrame({f"reason_{i + 1}": chosen[:, i] for i in range(order.shape[1])})
 
 
 def _uplift(model: Any, X: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
@@ -227,7 +220,7 @@ def prescreen(scored: pd.DataFrame, policy: PrescreenPolicy) -> pd.DataFrame:
     if policy.declined_bands and "band" in scored.columns:
         in_band = scored["band"].astype(str).isin(policy.declined_bands).to_numpy() & (why == "")
         why[in_band] = "band " + scored["band"].astype(str).to_numpy()[in_band]
-    reasons = [c for c in scored.columns if c.startswith("reason_")]
+    reasons = [c for c in scored.columns if re.fullmatch(r"reason_\d+", c)]
     out = scored.copy()
     declined = why != ""
     out["prescreen"] = np.where(declined, "decline", "pass")

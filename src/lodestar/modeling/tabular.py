@@ -93,7 +93,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise TabularDataError(f"{source}: cannot be read: {exc}") from None
     if frame.shape[1] == 0 or len(frame) == 0:
         raise TabularDataError(f"{source}: the file has no data rows")
-    return frame
+    # A header cell left empty (pandas' saved index) gets a name that can be typed.
+    names = [str(c) if str(c).strip() else f"column_{i + 1}" for i, c in enumerate(frame.columns)]
+    return frame.set_axis(names, axis=1)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -301,6 +303,9 @@ def _features(
     for name in frame.columns:
         column = frame[name]
         kind = feature_type(column)
+        if kind == "numeric" and _row_number(column):
+            dropped[name] = "row number: distinct whole numbers rising row by row"
+            continue
         if kind == "categorical":
             distinct = column.nunique(dropna=True)
             if rows >= _ID_MIN_ROWS and distinct >= _ID_SHARE * rows:
@@ -312,6 +317,18 @@ def _features(
         features[name] = kind
         out[name] = convert(column, kind)
     return pd.DataFrame(out, index=frame.index), features, dropped
+
+
+def _row_number(column: pd.Series) -> bool:
+    """A column counting the rows (1, 2, 3, ... with gaps where rows were skipped): it carries
+    only the file's order, which a model must not learn."""
+    if len(column) < _ID_MIN_ROWS or column.isna().any() or pd.api.types.is_bool_dtype(column):
+        return False
+    values = column.to_numpy(dtype=np.float64)
+    if not np.all(np.mod(values, 1) == 0):
+        return False
+    steps = np.diff(values)
+    return bool(np.all(steps > 0) and values[-1] - values[0] + 1 <= 1.25 * len(values))
 
 
 def feature_type(column: pd.Series) -> FeatureType:

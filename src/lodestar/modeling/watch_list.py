@@ -15,6 +15,7 @@ Levels: ``high`` at or above ``high`` (default 0.5), ``medium`` at or above ``me
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,10 +67,10 @@ def watch_list(
     out["level"] = np.select(
         [probability >= levels.high, probability >= levels.medium], ["high", "medium"], "low"
     )
-    reasons = [c for c in out.columns if c.startswith("reason_")]
+    reasons = [c for c in out.columns if re.fullmatch(r"reason_\d+", c)]
     if reasons:
         out["leading_indicators"] = joined_reasons(out, reasons)
-        out = out.drop(columns=reasons)
+        out = out.drop(columns=[c for c in out.columns if c.startswith("reason_")])
     listed = out.loc[probability >= levels.min_probability]
     listed = listed.sort_values([order_by, "probability"], ascending=False, kind="stable")
     if top is not None:
