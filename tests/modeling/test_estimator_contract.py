@@ -71,7 +71,7 @@ LEARNER = {"n_estimators": 40, "learning_rate": 0.1}
 CASES = [
     Case("gradient_boosted", lambda: GradientBoostedClassifier(**GBM), binary_target,
          "predict_proba"),
-    Case("scorecard", lambda: Scorecard(), binary_target, "predict_proba"),
+    Case("scorecard", Scorecard, binary_target, "predict_proba"),
     Case("s_learner", lambda: SLearner(**LEARNER), uplift_target, "predict_uplift"),
     Case("t_learner", lambda: TLearner(**LEARNER), uplift_target, "predict_uplift"),
     Case("x_learner", lambda: XLearner(**LEARNER), uplift_target, "predict_uplift"),
