@@ -148,6 +148,15 @@ _EN: dict[str, str] = {
     "seg.report.overlap": "Overlap of {labels}",
     "seg.report.none": "No saved segments yet.",
     # end of segments
+    # model monitoring and the model report (lodestar.modeling.monitoring, reports.model_report)
+    "monitor.level.warning": "warning",
+    "monitor.level.alert": "ALERT",
+    "monitor.alert.psi": "score PSI {value:.3f} reached {threshold:g}: the scored population "
+    "has shifted since training",
+    "monitor.alert.csi": "feature {feature}: CSI {value:.3f} reached {threshold:g}",
+    "monitor.alert.auc_drop": "AUC fell by {value:.3f} from the reference (threshold "
+    "{threshold:g}): the model ranks new outcomes worse",
+    # end of model monitoring
     # validation messages, by message key
     "v.required": "a value is required",
     "v.type.integer": "expected a whole number",
@@ -450,6 +459,13 @@ _ZH: dict[str, str] = {
     "seg.report.overlap": "{labels} 的重叠",
     "seg.report.none": "还没有已保存的客群。",
     # segments 结束
+    # 模型监控与模型报告（lodestar.modeling.monitoring、reports.model_report）
+    "monitor.level.warning": "预警",
+    "monitor.level.alert": "告警",
+    "monitor.alert.psi": "评分 PSI 为 {value:.3f}，达到阈值 {threshold:g}：打分客群与训练时相比已发生偏移",
+    "monitor.alert.csi": "特征 {feature}：CSI 为 {value:.3f}，达到阈值 {threshold:g}",
+    "monitor.alert.auc_drop": "AUC 较基准下降 {value:.3f}（阈值 {threshold:g}）：模型对新样本的排序能力变差",
+    # 模型监控结束
     "v.required": "必填字段为空",
     "v.type.integer": "应为整数",
     "v.type.float": "应为数字",
