@@ -151,6 +151,7 @@ _EN: dict[str, str] = {
     # model monitoring and the model report (lodestar.modeling.monitoring, reports.model_report)
     "monitor.level.warning": "warning",
     "monitor.level.alert": "ALERT",
+    "monitor.message": "{level}: {text}",
     "monitor.alert.psi": "score PSI {value:.3f} reached {threshold:g}: the scored population "
     "has shifted since training",
     "monitor.alert.csi": "feature {feature}: CSI {value:.3f} reached {threshold:g}",
@@ -552,6 +553,7 @@ _ZH: dict[str, str] = {
     # 模型监控与模型报告（lodestar.modeling.monitoring、reports.model_report）
     "monitor.level.warning": "预警",
     "monitor.level.alert": "告警",
+    "monitor.message": "{level}：{text}",
     "monitor.alert.psi": "评分 PSI 为 {value:.3f}，达到阈值 {threshold:g}：打分客群与训练时相比已发生偏移",
     "monitor.alert.csi": "特征 {feature}：CSI 为 {value:.3f}，达到阈值 {threshold:g}",
     "monitor.alert.auc_drop": "AUC 较基准下降 {value:.3f}（阈值 {threshold:g}）：模型对新样本的排序能力变差",

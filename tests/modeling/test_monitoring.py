@@ -193,6 +193,7 @@ def test_reference_profile_round_trips_through_json_and_stays_small() -> None:
     assert result.alerts == () and result.auc_drop == 0.0
     json.dumps(result.to_dict())  # JSON-ready
     assert result.to_dict()["bins"]["score"][0]["expected_share"] == pytest.approx(0.1)
+    assert len(result.to_dict()["bins"]["features"]["cat0"]) == 20 + 1  # top 20 + other
 
 
 def test_bad_inputs_and_bad_profiles_say_what() -> None:

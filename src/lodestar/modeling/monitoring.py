@@ -13,8 +13,9 @@ and alerts against :class:`Thresholds`. The maths is :mod:`lodestar.modeling.dri
 
 >>> import numpy as np, pandas as pd
 >>> X = pd.DataFrame({"age": np.arange(100.0), "city": ["a", "b"] * 50})
->>> ref = reference_profile(X, np.linspace(0, 1, 100), None, {"age": "numeric", "city": "categorical"})
->>> result = monitor(ref, X, np.linspace(0, 1, 100))
+>>> scores = np.linspace(0, 1, 100)
+>>> ref = reference_profile(X, scores, None, {"age": "numeric", "city": "categorical"})
+>>> result = monitor(ref, X, scores)
 >>> result.score_psi.value, result.status
 (0.0, 'ok')
 """
@@ -445,7 +446,7 @@ class MonitoringResult:
             "thresholds": self.thresholds.to_dict(),
             "bins": {
                 "score": self.score_psi.rows(),
-                **{name: table.rows() for name, table in self.feature_csi.items()},
+                "features": {name: table.rows() for name, table in self.feature_csi.items()},
             },
         }
 
@@ -469,7 +470,7 @@ def _check(
 
     def say(locale: str) -> str:
         text = t(key, locale, feature=feature, value=value, threshold=threshold)
-        return f"{t(f'monitor.level.{level}', locale)}: {text}"
+        return t("monitor.message", locale, level=t(f"monitor.level.{level}", locale), text=text)
 
     return Alert(level, metric, feature, float(value), float(threshold), say("zh-CN"), say("en"))
 
