@@ -80,7 +80,7 @@ def test_a_shifted_distribution_raises_alerts_and_a_fresh_sample_does_not() -> N
 
     kinds = {"income": "numeric", "channel": "categorical"}
     X_ref, s_ref = sample(20_000, 0.0)
-    ref = reference_profile(X_ref, s_ref, None, kinds)  # type: ignore[arg-type]
+    ref = reference_profile(X_ref, s_ref, None, kinds)
 
     same = monitor(ref, *sample(20_000, 0.0))
     assert same.alerts == ()
@@ -138,7 +138,7 @@ def test_auc_decay_when_labels_are_partly_flipped() -> None:
     flipped[flip] = 1 - flipped[flip]
     result = monitor(ref, X, score, flipped)
     assert result.auc_new == pytest.approx(roc_auc_score(flipped, score))
-    assert result.auc_drop == pytest.approx(ref.auc - roc_auc_score(flipped, score))  # type: ignore[operator]
+    assert result.auc_drop == pytest.approx(ref.auc - roc_auc_score(flipped, score))
     assert result.auc_drop is not None and result.auc_drop > 0.05
     (alert,) = result.alerts  # same rows, so no drift: only the AUC alert
     assert (alert.level, alert.metric, alert.feature) == ("alert", "auc_drop", None)
@@ -168,7 +168,7 @@ def test_thresholds_boundaries_and_from_dict_errors() -> None:
     with pytest.raises(MonitoringError, match=">= 0"):
         Thresholds(auc_drop_warning=-0.1)
     with pytest.raises(MonitoringError, match="mapping"):
-        Thresholds.from_dict([0.1])  # type: ignore[arg-type]
+        Thresholds.from_dict([0.1])
 
 
 def test_reference_profile_round_trips_through_json_and_stays_small() -> None:
@@ -183,7 +183,7 @@ def test_reference_profile_round_trips_through_json_and_stays_small() -> None:
     kinds = {name: "numeric" if name.startswith("num") else "categorical" for name in columns}
     kinds["opened"] = "datetime"
     score = rng.uniform(size=n)
-    ref = reference_profile(X, score, (score > 0.5).astype(int), kinds)  # type: ignore[arg-type]
+    ref = reference_profile(X, score, (score > 0.5).astype(int), kinds)
     text = json.dumps(ref.to_dict())
     assert len(text) < 40_000  # 51 features in a few tens of kilobytes at most
     again = ReferenceProfile.from_dict(json.loads(text))
@@ -203,7 +203,7 @@ def test_bad_inputs_and_bad_profiles_say_what() -> None:
     with pytest.raises(ValueError, match="scores_new must be one score per row"):
         monitor(ref, pd.DataFrame({"age": [1.0], "city": ["a"]}), [0.5, 0.4])
     with pytest.raises(ValueError, match="kind must be one of"):
-        reference_profile(pd.DataFrame({"a": [1]}), [0.1], None, {"a": "text"})  # type: ignore[dict-item]
+        reference_profile(pd.DataFrame({"a": [1]}), [0.1], None, {"a": "text"})
     data = ref.to_dict()
     with pytest.raises(MonitoringError, match="version 9 is not supported"):
         ReferenceProfile.from_dict({**data, "version": 9}, source="reference.json")

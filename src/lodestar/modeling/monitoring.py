@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -344,7 +344,7 @@ def reference_profile(
     X: pd.DataFrame,
     scores: npt.ArrayLike,
     y: npt.ArrayLike | None,
-    features: Mapping[str, FeatureKind],
+    features: Mapping[str, str],
     bins: int = 10,
     *,
     max_categories: int = MAX_CATEGORIES,
@@ -352,7 +352,8 @@ def reference_profile(
     """The reference profile of the training / held-out rows ``X``, their model ``scores`` and,
     when known, outcomes ``y`` (0/1; gives the reference AUC).
 
-    ``features`` maps each monitored column to its kind, as ``modeling.tabular`` types them.
+    ``features`` maps each monitored column to its kind, "numeric", "categorical" or
+    "datetime", as ``modeling.tabular`` types them (the registry's ``record.features``).
     """
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive integer, got {bins!r}")
@@ -369,7 +370,8 @@ def reference_profile(
     score = _scores("scores", scores, len(X))
     return ReferenceProfile(
         features={
-            name: _profile(X[name], kind, bins, max_categories) for name, kind in features.items()
+            name: _profile(X[name], cast(FeatureKind, kind), bins, max_categories)
+            for name, kind in features.items()
         },
         score=_profile(score, "numeric", bins, max_categories),
         rows=len(X),

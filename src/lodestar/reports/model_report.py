@@ -310,7 +310,10 @@ def _monitoring_section(result: MonitoringResult, locale: str) -> Section:
         head += f"<p>{escape(line)}</p>"
 
     ranked = sorted(result.feature_csi.items(), key=lambda item: -item[1].value)
-    ranked = ranked[:MAX_FEATURES_SHOWN]
+    if len(ranked) > MAX_FEATURES_SHOWN:
+        text = t("mreport.top_n", locale, n=MAX_FEATURES_SHOWN, total=len(ranked))
+        head += f'<p class="note">{escape(text)}</p>'
+        ranked = ranked[:MAX_FEATURES_SHOWN]
     names = [t("mreport.score_psi", locale), *(name for name, _ in ranked)]
     values = [result.score_psi.value, *(table.value for _, table in ranked)]
     colours = [
