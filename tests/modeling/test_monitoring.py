@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from lodestar.modeling.monitoring import (
     monitor,
     reference_profile,
 )
+from lodestar.modeling.tabular import read_training_data
 
 E = PSI_EMPTY_SHARE
 
@@ -210,3 +212,24 @@ def test_bad_inputs_and_bad_profiles_say_what() -> None:
     del data["features"]["age"]["shares"]
     with pytest.raises(MonitoringError, match=r"reference\.json: features\.age: field 'shares'"):
         ReferenceProfile.from_dict(data, source="reference.json")
+
+
+@pytest.mark.realdata
+def test_bank_marketing_drifts_over_time_but_not_between_random_halves(shared_data: Path) -> None:
+    """UCI Bank Marketing is in time order (May 2008 to November 2010): a random half matches
+    the other half, while the last rows (2010) differ from the first ones in month and in the
+    outcome of earlier campaigns."""
+    data = read_training_data(shared_data / "bank-marketing" / "bank-full.csv", "y")
+    X = data.X
+    score = np.log1p(X["balance"].clip(lower=0).to_numpy()) + X["age"].to_numpy() / 10
+    order = np.random.default_rng(0).permutation(len(X))
+    half, rest = order[: len(X) // 2], order[len(X) // 2 :]
+    ref = reference_profile(X.iloc[half], score[half], data.y[half], data.features)
+    same = monitor(ref, X.iloc[rest], score[rest], data.y[rest])
+    assert same.status == "ok", same.alerts
+    assert abs(same.auc_drop or 0.0) < 0.03
+
+    early = reference_profile(X.iloc[:20_000], score[:20_000], None, data.features)
+    late = monitor(early, X.iloc[-5_000:], score[-5_000:])
+    alerted = {a.feature for a in late.alerts if a.level == "alert"}
+    assert {"month", "poutcome"} <= alerted
