@@ -14,18 +14,14 @@ from sklearn.calibration import calibration_curve as sk_calibration_curve
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
 from lodestar.modeling.metrics import (
-    PSI_EMPTY_SHARE,
     auuc,
     brier,
     calibration_curve,
     capture_at,
-    csi,
     gains_table,
     gini,
     ks,
     lift_at,
-    psi,
-    psi_table,
     qini_coefficient,
     qini_curve,
     roc_auc,
@@ -206,7 +202,6 @@ def test_a_million_rows_is_fast() -> None:
     ks(y, score)
     gains_table(y, score)
     qini_coefficient(y, treatment, score)
-    psi(score, score[::-1] ** 2)
     assert time.perf_counter() - started < 5  # typically well under one second
 
 
@@ -385,81 +380,3 @@ def test_uplift_by_decile_marks_an_absent_group_as_nan() -> None:
     assert by_bin.treatment_mean[0] == 0.5
     assert math.isnan(by_bin.control_mean[0])
     assert math.isnan(by_bin.uplift[0])
-
-
-# ------------------------------------------------------------------------------ drift
-
-
-def test_psi_by_hand() -> None:
-    # Two bins split at the reference median 4.5; shares 50/50 become 80/20:
-    # 0.3 * ln(0.8 / 0.5) + (-0.3) * ln(0.2 / 0.5) = 0.3 * ln 4.
-    expected = np.arange(10)
-    actual = np.array([0] * 8 + [9] * 2)
-    table = psi_table(expected, actual, bins=2)
-    assert table.labels == ("(-inf, 4.5]", "(4.5, inf]")
-    assert table.expected_share.tolist() == [0.5, 0.5]
-    assert table.actual_share.tolist() == [0.8, 0.2]
-    assert table.value == pytest.approx(0.3 * math.log(4))
-    assert psi(expected, actual, bins=2) == pytest.approx(0.3 * math.log(4))
-
-
-def test_psi_quantile_bins_and_values_outside_the_reference_range() -> None:
-    expected = np.arange(100, dtype=float)
-    table = psi_table(expected, np.array([-1000.0, 1000.0]), bins=4)
-    assert len(table.labels) == 4
-    assert table.expected_share.tolist() == pytest.approx([0.25] * 4)
-    assert table.actual_share.tolist() == pytest.approx(
-        [0.5, PSI_EMPTY_SHARE, PSI_EMPTY_SHARE, 0.5]
-    )
-
-
-def test_psi_empty_bin_takes_the_epsilon_share() -> None:
-    value = psi(["a", "a", "b", "b"], ["a", "a", "a", "a"])
-    expected = 0.5 * math.log(2) + (PSI_EMPTY_SHARE - 0.5) * math.log(PSI_EMPTY_SHARE / 0.5)
-    assert value == pytest.approx(expected)
-
-
-def test_psi_missing_values_form_their_own_bin() -> None:
-    table = psi_table([1.0, 2.0, 3.0, float("nan")], [1.0, 2.0, 3.0, 4.0], bins=2)
-    assert table.labels[-1] == "missing"
-    assert table.expected_share[-1] == 0.25
-    assert table.actual_share[-1] == PSI_EMPTY_SHARE
-    categorical = psi_table(np.array(["x", None, "y"], dtype=object), ["x", "y", "y"])
-    assert categorical.labels == ("x", "y", "missing")
-
-
-def test_psi_heavy_ties_merge_quantile_bins() -> None:
-    table = psi_table([0] * 90 + list(range(1, 11)), [0] * 50 + [5] * 50, bins=10)
-    assert table.labels[0] == "(-inf, 0]"
-    assert table.expected_share[0] == pytest.approx(0.9)
-
-
-def test_csi_per_feature_numeric_and_categorical() -> None:
-    reference = {"age": np.arange(100), "channel": np.array(["app", "branch"] * 50)}
-    current = {"age": np.arange(100), "channel": np.array(["app"] * 80 + ["branch"] * 20)}
-    result = csi(reference, current)
-    assert result["age"] == 0.0
-    assert result["channel"] == pytest.approx(0.3 * math.log(0.8 / 0.2))
-    with pytest.raises(ValueError, match="only in actual \\['income'\\]"):
-        csi(reference, {**current, "income": np.ones(100)})
-
-
-@FAST
-@given(
-    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=80),
-    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=80),
-    st.integers(1, 10),
-)
-def test_psi_properties(expected: list[float], actual: list[float], bins: int) -> None:
-    assert psi(expected, expected, bins=bins) == 0.0
-    assert psi(expected, actual, bins=bins) >= 0.0
-
-
-@FAST
-@given(
-    st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=40),
-    st.lists(st.sampled_from(["a", "b", "d"]), min_size=1, max_size=40),
-)
-def test_categorical_psi_properties(expected: list[str], actual: list[str]) -> None:
-    assert psi(expected, expected) == 0.0
-    assert psi(expected, actual) >= 0.0

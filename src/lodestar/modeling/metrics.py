@@ -1,6 +1,6 @@
 """Model-evaluation metrics: ranking (AUC, Gini, KS, gains and lift), calibration (curve, Brier),
-uplift (Qini and uplift curves, Qini coefficient, AUUC, uplift@k, uplift by decile) and drift
-(PSI, CSI).
+uplift (Qini and uplift curves, Qini coefficient, AUUC, uplift@k, uplift by decile). Drift
+(PSI, CSI) lives in :mod:`lodestar.modeling.drift`.
 
 Everything takes 1-D numpy arrays (or anything ``np.asarray`` accepts) and returns floats or
 small frozen dataclasses of arrays; nothing loops in Python over rows, so a million rows take
@@ -31,24 +31,14 @@ coefficient, uplift@k and uplift by decile also take a continuous outcome (reven
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-#: Share given to a PSI bin that holds no rows on one side, so that log(actual / expected) is
-#: finite. 0.01% is small enough not to mask a real shift and is the usual choice in scorecard
-#: monitoring; the other shares are left as they are.
-PSI_EMPTY_SHARE = 1e-4
-
-MISSING_LABEL = "missing"
 
 
 # --------------------------------------------------------------------------- validation
@@ -516,134 +506,3 @@ def uplift_by_decile(
         control_mean=control_mean,
         uplift=treatment_mean - control_mean,
     )
-
-
-# --------------------------------------------------------------------------- drift
-
-
-@dataclass(frozen=True)
-class PsiTable:
-    """Population stability by bin: each bin's share of the expected (reference) and actual
-    population and its term ``(actual - expected) * ln(actual / expected)``; ``value`` is
-    their sum. Rules of thumb: < 0.1 stable, 0.1-0.25 some shift, > 0.25 a real shift."""
-
-    labels: tuple[str, ...]
-    expected_share: FloatArray
-    actual_share: FloatArray
-    contribution: FloatArray
-    value: float
-
-
-def _is_missing(values: np.ndarray) -> npt.NDArray[np.bool_]:
-    if values.dtype.kind == "f":
-        return np.isnan(values)
-    if values.dtype.kind == "O":
-        return np.array(
-            [v is None or (isinstance(v, float) and math.isnan(v)) for v in values], dtype=bool
-        )
-    return np.zeros(values.size, dtype=bool)
-
-
-def _numeric_bins(
-    expected: np.ndarray, actual: np.ndarray, bins: int
-) -> tuple[tuple[str, ...], IntArray, IntArray]:
-    present = expected[~np.isnan(expected)]
-    if np.isinf(expected).any() or np.isinf(actual).any():
-        raise ValueError("expected and actual must not hold infinite values")
-    # Interior edges at the reference quantiles; repeated quantiles (a heavy tie) merge bins.
-    edges = (
-        np.unique(np.quantile(present, np.linspace(0, 1, bins + 1))[1:-1])
-        if present.size
-        else np.array([])
-    )
-    bounds = np.r_[-np.inf, edges, np.inf]
-    labels = tuple(f"({lo:.6g}, {hi:.6g}]" for lo, hi in itertools.pairwise(bounds))
-
-    def assign(values: np.ndarray) -> IntArray:
-        # A value on an edge goes to the lower bin; a missing value to the extra last bin.
-        ids = np.searchsorted(edges, values, side="left").astype(np.int64)
-        ids[np.isnan(values)] = edges.size + 1
-        return ids
-
-    return (*labels, MISSING_LABEL), assign(expected), assign(actual)
-
-
-def _categorical_bins(
-    expected: np.ndarray, actual: np.ndarray
-) -> tuple[tuple[str, ...], IntArray, IntArray]:
-    missing_expected, missing_actual = _is_missing(expected), _is_missing(actual)
-    present = np.concatenate([expected[~missing_expected], actual[~missing_actual]])
-    try:
-        categories = np.unique(present)
-    except TypeError as err:
-        raise ValueError(f"categories cannot be compared with each other: {err}") from err
-
-    def assign(values: np.ndarray, missing: npt.NDArray[np.bool_]) -> IntArray:
-        ids = np.full(values.size, categories.size, dtype=np.int64)
-        ids[~missing] = np.searchsorted(categories, values[~missing])
-        return ids
-
-    labels = (*(str(c) for c in categories), MISSING_LABEL)
-    return labels, assign(expected, missing_expected), assign(actual, missing_actual)
-
-
-def psi_table(
-    expected: npt.ArrayLike, actual: npt.ArrayLike, bins: int = 10, categorical: bool | None = None
-) -> PsiTable:
-    """PSI of ``actual`` against ``expected`` (the reference, e.g. the training sample), by bin.
-
-    Numeric values: ``bins`` bins cut at the quantiles of ``expected`` (fewer when quantiles
-    repeat), open at both ends so actual values outside the reference range still count.
-    Categorical values (strings, booleans, objects, or ``categorical=True``): one bin per
-    category seen on either side. NaN / None form their own "missing" bin, because a change in
-    the missing rate is drift too. A bin empty on one side takes the share ``PSI_EMPTY_SHARE``.
-    Bins empty on both sides are dropped.
-    """
-    reference, current = _vector("expected", expected), _vector("actual", actual)
-    if categorical is None:
-        categorical = reference.dtype.kind not in "iuf" or current.dtype.kind not in "iuf"
-    if categorical:
-        labels, expected_ids, actual_ids = _categorical_bins(reference, current)
-    else:
-        count = _bin_count(bins, max(reference.size, bins))
-        labels, expected_ids, actual_ids = _numeric_bins(
-            reference.astype(np.float64), current.astype(np.float64), count
-        )
-    expected_counts = np.bincount(expected_ids, minlength=len(labels))
-    actual_counts = np.bincount(actual_ids, minlength=len(labels))
-    used = (expected_counts + actual_counts) > 0
-    expected_share = np.maximum(expected_counts[used] / reference.size, PSI_EMPTY_SHARE)
-    actual_share = np.maximum(actual_counts[used] / current.size, PSI_EMPTY_SHARE)
-    # Each term is >= 0 ((a - e) and ln(a / e) share a sign), so PSI >= 0 even with the floor.
-    contribution = (actual_share - expected_share) * np.log(actual_share / expected_share)
-    return PsiTable(
-        labels=tuple(label for label, keep in zip(labels, used, strict=True) if keep),
-        expected_share=expected_share,
-        actual_share=actual_share,
-        contribution=contribution,
-        value=float(contribution.sum()),
-    )
-
-
-def psi(
-    expected: npt.ArrayLike, actual: npt.ArrayLike, bins: int = 10, categorical: bool | None = None
-) -> float:
-    """Population stability index of ``actual`` against ``expected``; see ``psi_table``.
-
-    >>> psi([1, 2, 3, 4], [1, 2, 3, 4])
-    0.0
-    """
-    return psi_table(expected, actual, bins, categorical).value
-
-
-def csi(expected: Mapping[str, Any], actual: Mapping[str, Any], bins: int = 10) -> dict[str, float]:
-    """Characteristic stability index: PSI of each feature, by feature name. Both mappings
-    (e.g. ``{name: column}``) must hold the same features; string and boolean columns are
-    binned by category."""
-    if set(expected) != set(actual):
-        only_expected = sorted(set(expected) - set(actual))
-        only_actual = sorted(set(actual) - set(expected))
-        raise ValueError(
-            f"features differ: only in expected {only_expected}, only in actual {only_actual}"
-        )
-    return {name: psi(expected[name], actual[name], bins) for name in expected}

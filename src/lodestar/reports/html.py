@@ -242,16 +242,11 @@ def render_report(
     runs: list[dict[str, Any]] | None = None,
     extra_sections: list[Section] | None = None,
 ) -> Path:
-    import jinja2
-    from plotly.offline import get_plotlyjs
-
     L = LABELS.get(locale, LABELS["en"])
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("lodestar.reports", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-    )
     kpis = [(L.get(k, k), v) for k, v in ov.kpis.items()]
-    html = env.get_template("overview.html").render(
+    return render_page(
+        path,
+        "overview.html",
         L=L,
         lang=locale,
         as_of=ov.as_of,
@@ -259,7 +254,23 @@ def render_report(
         sections=overview_sections(ov, locale) + (extra_sections or []),
         stages=stages or [],
         runs=runs or [],
-        plotlyjs=get_plotlyjs(),
     )
+
+
+def render_page(path: Path, template: str, **context: Any) -> Path:
+    """Render ``template`` (in ``lodestar/reports/templates``) to ``path`` as one file.
+
+    The template gets ``plotlyjs``, the plotly.js bundle of the installed package, to inline
+    once in a ``<script>``; figures are embedded with ``_fig_html`` (no bundle of their own), so
+    the page opens offline and carries plotly.js exactly once.
+    """
+    import jinja2
+    from plotly.offline import get_plotlyjs
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lodestar.reports", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    html = env.get_template(template).render(plotlyjs=get_plotlyjs(), **context)
     path.write_text(html, encoding="utf-8")
     return path
