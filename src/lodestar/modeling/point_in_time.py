@@ -174,7 +174,8 @@ def safe_tags(plan: TagPlan) -> tuple[list[str], dict[str, str]]:
     """Tags computable at a past date (reading only cut sources, no snapshot columns), in plan
     order, and the others with the reason each is left out."""
     excluded: dict[str, str] = {}
-    for name, ct in plan.tags.items():
+    # by level, not file order: a tag's dependencies must be judged before the tag
+    for name, ct in sorted(plan.tags.items(), key=lambda kv: kv[1].level):
         derived = sorted(r for r in ct.reads if r not in RAW_SOURCES)
         if derived:
             excluded[name] = f"reads {', '.join(derived)}, computed at the data date"
