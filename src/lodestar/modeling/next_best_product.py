@@ -118,7 +118,7 @@ class NextBestProduct(BaseEstimator):
             if missing:
                 raise ValueError(f"X lacks the columns {missing} the model was trained on")
             frame = frame[list(self.feature_names_in_)]
-        out = {}
+        out: dict[str, Any] = {}
         for c in frame.columns:
             if c in self.categories_:
                 known = self.categories_[c]
@@ -296,9 +296,7 @@ def evaluate_nbp(
     proba = model.predict_proba(X)
     ranked = rank_scores(proba, model.classes_, sets, None)
     takers = [i for i, t in enumerate(truth) if t != NONE]
-    counts = (
-        Counter(str(v) for v in popularity) if popularity is not None else model.class_counts_
-    )
+    counts = Counter(str(v) for v in popularity) if popularity is not None else model.class_counts_
     popular = [p for p, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if p != NONE]
     baseline = [[p for p in popular if p not in sets[i]] for i in takers]
     m1, m3, mrr = _hits([ranked[i] for i in takers], [truth[i] for i in takers])

@@ -178,7 +178,8 @@ def _finish(
         kind=kind, target=target, positive=positive, cutoff=cutoff, horizon_days=horizon,
         rows=len(frame), positive_rate=rate if len(frame) else 0.0,
         features=(*feats.features, *(c for c in extra if c not in (HELD_COLUMN, treatment))),
-        exclude=("customer_id", *(c for c in (HELD_COLUMN, treatment) if c in frame.columns)),
+        exclude=("customer_id",
+                 *(c for c in (HELD_COLUMN, treatment) if c and c in frame.columns)),
         treatment=treatment, population=population, left_out=left_out,
         excluded_tags=feats.excluded, campaign_id=campaign_id,
     )  # fmt: skip
@@ -437,4 +438,4 @@ def build_frame(store: Store, kind: str, **options: Any) -> tuple[pd.DataFrame, 
         )
     if kind in ("response", "uplift") and not options.get("campaign_id"):
         raise ConfigError(f"a {kind} frame needs a campaign_id (a past campaign)")
-    return builders[kind](store, **options)  # type: ignore[no-any-return,operator]
+    return builders[kind](store, **options)  # type: ignore[operator]
