@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from lodestar.modeling.assessment import Assessment
     from lodestar.modeling.credit_terms import CreditPolicy
+    from lodestar.modeling.monitoring import MonitoringResult, Thresholds
     from lodestar.modeling.registry import ModelRecord, ModelRegistry
     from lodestar.modeling.scoring import PrescreenPolicy
     from lodestar.modeling.training import TrainResult
@@ -733,6 +735,42 @@ class Workspace:
                 raise ConfigError(f"{model_id}: a pre-screen cut-off applies to risk scores only")
             scored = apply_prescreen(scored, prescreen)
         return ScoreOutcome(model_id, record.kind, scored, time.perf_counter() - started)
+
+    def assess_model(
+        self,
+        model: str,
+        data: str | Path | pd.DataFrame | None = None,
+        *,
+        thresholds: Thresholds | None = None,
+    ) -> Assessment:
+        """Assess ``model`` on new rows: metrics on the new outcomes when ``data`` holds the
+        target, PSI / CSI against the training reference, AUC decay and alerts; kept in the
+        model's ``assessments/`` (:mod:`lodestar.modeling.assessment`). Without ``data`` the
+        workspace's customers as of the data date are compared (drift only)."""
+        from lodestar.modeling.assessment import assess
+        from lodestar.modeling.tabular import read_table
+
+        model_id = self.model_registry.resolve(model)
+        frame = read_table(data) if isinstance(data, str | Path) else data
+        if frame is None:
+            frame = self.scoring_frame(self.model_registry.show(model_id))
+        return assess(self.model_registry, model_id, frame, thresholds=thresholds)
+
+    def model_report(
+        self,
+        model: str,
+        path: str | Path | None = None,
+        *,
+        monitoring: MonitoringResult | None = None,
+        locale: str = DEFAULT_LOCALE,
+    ) -> Path:
+        """Write ``model``'s HTML report: gains table, ROC, KS, lift, calibration (or Qini and
+        uplift curves), importance and monitoring; default ``models/<id>/report.html``."""
+        from lodestar.modeling.assessment import write_report
+
+        model_id = self.model_registry.resolve(model)
+        return write_report(self.model_registry, model_id, path, monitoring=monitoring,
+                            locale=locale)  # fmt: skip
 
     def credit_policy(self, path: str | Path | None = None) -> CreditPolicy:
         """The credit policy for limits and rates: ``path``, else the workspace's

@@ -94,7 +94,7 @@ def train(
                       markup=False)  # fmt: skip
 
 
-def _print_metrics(metrics: dict[str, float]) -> None:
+def _print_metrics(metrics: dict[str, float], title: str = "held-out evaluation") -> None:
     from rich.table import Table
 
     labels = {
@@ -104,8 +104,9 @@ def _print_metrics(metrics: dict[str, float]) -> None:
         "lift_top_decile": "lift, top 10%",
         "capture_top_20": "positives in top 20%",
         "positive_rate": "positive rate",
+        "brier": "Brier score",
     }
-    table = Table(title="held-out evaluation", title_justify="left")
+    table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
@@ -413,3 +414,66 @@ def terms(
         if "explanation" in frame.columns:
             for i, text in enumerate(frame["explanation"].head(explain)):
                 console().print(f"[{i}] {text}", markup=False)
+
+
+@model.command("evaluate")
+def evaluate(
+    model_ref: Annotated[str, typer.Argument(metavar="MODEL", help="A model id, or a kind.")],
+    data: DataOption = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the HTML report with monitoring here."),
+    ] = None,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Assess MODEL on new rows: AUC on new outcomes (decay), PSI / CSI drift, alerts.
+
+    Exits with 2 when an alert (not a warning) is raised, so schedulers can react.
+    """
+    from lodestar.cli.main import locale
+
+    with open_workspace(workspace) as ws:
+        result = ws.assess_model(model_ref, data)
+        loc = locale(ws)
+        if report is not None:
+            ws.model_report(result.model_id, report, monitoring=result.monitoring, locale=loc)
+        status = result.monitoring.status if result.monitoring else "ok"
+        if json_:
+            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        else:
+            out = console()
+            out.print(f"{result.model_id}: {result.rows:,} rows assessed, status {status}",
+                      markup=False)  # fmt: skip
+            if result.metrics:
+                _print_metrics(result.metrics, "on the new outcomes")
+            if result.monitoring is not None:
+                m = result.monitoring
+                drop = f", AUC drop {m.auc_drop:+.3f}" if m.auc_drop is not None else ""
+                out.print(f"score PSI {m.score_psi.value:.3f}{drop}", markup=False)
+                worst = sorted(m.feature_csi.items(), key=lambda kv: -kv[1].value)[:5]
+                for name, table in worst:
+                    out.print(f"  CSI {name}: {table.value:.3f}", markup=False)
+                for alert in m.alerts:
+                    out.print(f"[{alert.level}] {alert.message(loc)}", markup=False)
+            if report is not None:
+                out.print(f"report: {report}", markup=False)
+        if status == "alert":
+            raise typer.Exit(2)
+
+
+@model.command("report")
+def report_(
+    model_ref: Annotated[str, typer.Argument(metavar="MODEL", help="A model id, or a kind.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file (default models/<id>/report.html)."),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write MODEL's HTML report: gains, ROC, KS, lift, calibration or Qini curves, importance."""
+    from lodestar.cli.main import locale
+
+    with open_workspace(workspace) as ws:
+        path = ws.model_report(model_ref, out, locale=locale(ws))
+        console().print(str(path), markup=False)

@@ -137,15 +137,19 @@ def _uplift(model: Any, X: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
 def _ranking(
     model: Any, X: pd.DataFrame, out: pd.DataFrame, frame: pd.DataFrame, top: int
 ) -> pd.DataFrame:
-    held = frame["held_products"] if "held_products" in frame.columns else None
+    """The ``top`` products per row with their probabilities, held products left out."""
+    from lodestar.modeling.tabular import HELD_COLUMN
+
+    held = frame[HELD_COLUMN].tolist() if HELD_COLUMN in frame.columns else None
+    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
     ranked = model.rank(X, held=held, top=top)
-    if isinstance(ranked, pd.DataFrame):
-        for column in ranked.columns:
-            out[column] = ranked[column].to_numpy()
-        return out
+    column = {str(c): j for j, c in enumerate(model.classes_)}
     for i in range(top):
-        out[f"product_{i + 1}"] = [r[i][0] if i < len(r) else "" for r in ranked]
-        out[f"probability_{i + 1}"] = [r[i][1] if i < len(r) else np.nan for r in ranked]
+        names = [r[i] if i < len(r) else "" for r in ranked]
+        out[f"product_{i + 1}"] = names
+        out[f"probability_{i + 1}"] = [
+            proba[row, column[name]] if name else np.nan for row, name in enumerate(names)
+        ]
     return out
 
 

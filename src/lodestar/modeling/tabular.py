@@ -45,6 +45,9 @@ class TabularDataError(ConfigError):
     code = "tabular_data_error"
 
 
+#: The column of a next-best-product frame listing the products each row holds ("a|b").
+HELD_COLUMN = "held_products"
+
 #: What a model learns to predict: a 0/1 class, the effect of a treatment on an outcome (0/1 or
 #: an amount), or one of several labels (the next product).
 Task = Literal["binary", "uplift", "multiclass"]
@@ -214,7 +217,12 @@ def prepare(
     if treatment is not None:
         arms = np.array([_label_text(v) for v in frame[treatment].to_numpy()], dtype=object)
     kept = [c for c in columns if c not in (target, treatment) and c not in excluded]
-    X, features, dropped = _features(frame[kept])
+    # Next-best-product: the products held stay raw text beside the features; the model reads
+    # them to leave held products out of its ranking, never as a feature.
+    held = HELD_COLUMN if task == "multiclass" and HELD_COLUMN in kept else None
+    X, features, dropped = _features(frame[[c for c in kept if c != held]])
+    if held is not None:
+        X[held] = frame[held].astype(object).to_numpy()
     if not features:
         raise TabularDataError(
             f"{source}: no feature columns left besides the target '{target}'",

@@ -182,15 +182,19 @@ def evaluate_model(kind: str, model: Any, parts: Split) -> Evaluation:
         flat = {k: float(v) for k, v in report.items() if isinstance(v, int | float)}
         details = {k: v for k, v in report.items() if not isinstance(v, int | float)}
         return Evaluation(flat, details, holdout)
-    from lodestar.modeling.next_best_product import evaluate_ranking
+    from lodestar.modeling.next_best_product import evaluate_nbp
 
     proba = model.predict_proba(parts.X_test)
-    report = evaluate_ranking(model, parts.X_test, parts.y_test)
+    ranking = evaluate_nbp(model, parts.X_test, parts.y_test)
     top = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
     holdout = pd.DataFrame({"y": parts.y_test.astype(str), "top": top.astype(str)})
-    flat = {k: float(v) for k, v in report.items() if isinstance(v, int | float)}
-    details = {k: v for k, v in report.items() if not isinstance(v, int | float)}
-    return Evaluation(flat, details, holdout)
+    flat = {
+        "top1": ranking.top1, "top3": ranking.top3, "mrr": ranking.mrr,
+        "baseline_top1": ranking.baseline_top1, "baseline_top3": ranking.baseline_top3,
+        "baseline_mrr": ranking.baseline_mrr, "takers": float(ranking.takers),
+        "mean_auc": float(np.mean(list(ranking.auc.values()))) if ranking.auc else float("nan"),
+    }  # fmt: skip
+    return Evaluation(flat, {"auc_by_product": ranking.auc}, holdout)
 
 
 # -- training -------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from lodestar.i18n import DEFAULT_LOCALE, t
-from lodestar.modeling.metrics import csi, ks, psi_table, roc_auc
+from lodestar.modeling.drift import csi, psi_table
+from lodestar.modeling.metrics import ks, roc_auc
 from lodestar.reports.html import Section, _fig_html
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def scorecard_sections(
 
 
 def _csi_columns(X: pd.DataFrame, names: list[str]) -> dict[str, np.ndarray]:
-    # Categories as plain text with None for missing: what metrics.psi bins by category.
+    # Categories as plain text with None for missing: what drift.psi bins by category.
     out: dict[str, np.ndarray] = {}
     for name in names:
         column = X[name]
