@@ -657,8 +657,8 @@ class Workspace:
     def train_model(
         self,
         kind: str,
-        data: str | Path,
-        target: str,
+        data: str | Path | None = None,
+        target: str | None = None,
         *,
         exclude: Iterable[str] = (),
         test_size: float = 0.2,
@@ -666,19 +666,79 @@ class Workspace:
         positive: str | None = None,
         treatment: str | None = None,
         params: dict[str, Any] | None = None,
+        campaign: str | None = None,
+        horizon_days: int | None = None,
+        as_of: date | None = None,
         actor: str | None = None,
     ) -> TrainResult:
-        """Train a ``kind`` model (risk, response, uplift, scorecard, churn, nbp) on a CSV /
-        Parquet file, evaluate it on a held-out split fixed by ``seed`` and register it
-        (:mod:`lodestar.modeling.training`). Recorded in the audit trail."""
-        from lodestar.modeling.training import train_file
+        """Train a ``kind`` model (risk, response, uplift, scorecard, churn, nbp), evaluate it on
+        a held-out split fixed by ``seed`` and register it (:mod:`lodestar.modeling.training`).
+
+        With ``data`` (a CSV / Parquet file) the model learns ``target`` from the file. Without
+        it, from the workspace itself: a point-in-time frame whose features stop at a cut-off
+        and whose label comes after it (:mod:`lodestar.modeling.training_frames`): churn in the
+        next ``horizon_days`` (default 90), delinquency in the next 180 for risk and scorecard,
+        the first new product in the next 180 for nbp, and the outcome of the past randomised
+        ``campaign`` for response and uplift. Recorded in the audit trail.
+        """
+        from lodestar.modeling.training import train_data, train_file
 
         who = actor or _actor()
-        result = train_file(kind, data, target, registry=self.model_registry, exclude=exclude,
-                            test_size=test_size, seed=seed, positive=positive,
-                            treatment=treatment, params=params, actor=who)  # fmt: skip
+        if data is not None:
+            if target is None:
+                raise ConfigError("training on a file needs the target column",
+                                  hint="name it with --target COLUMN")  # fmt: skip
+            result = train_file(kind, data, target, registry=self.model_registry,
+                                exclude=exclude, test_size=test_size, seed=seed,
+                                positive=positive, treatment=treatment, params=params,
+                                actor=who)  # fmt: skip
+        else:
+            prepared, about = self._workspace_training_data(
+                kind, campaign=campaign, horizon_days=horizon_days, as_of=as_of
+            )
+            result = train_data(kind, prepared, registry=self.model_registry,
+                                test_size=test_size, seed=seed, params=params, source=about,
+                                actor=who)  # fmt: skip
         self._audit_model("model.train", result.model_id, who, after=result.metrics)
         return result
+
+    def _workspace_training_data(
+        self,
+        kind: str,
+        *,
+        campaign: str | None,
+        horizon_days: int | None,
+        as_of: date | None,
+    ) -> tuple[Any, dict[str, Any]]:
+        from lodestar.modeling.registry import model_kind
+        from lodestar.modeling.tabular import HELD_COLUMN, prepare
+        from lodestar.modeling.training import task_of
+        from lodestar.modeling.training_frames import build_frame
+
+        parsed = model_kind(kind)
+        frame_kind = {"scorecard": "risk"}.get(parsed, str(parsed))
+        options: dict[str, Any] = {}
+        if frame_kind in ("response", "uplift"):
+            if campaign is None:
+                raise ConfigError(f"a {parsed} model learns from a past randomised campaign",
+                                  hint="name it with --campaign CAMPAIGN_ID "
+                                       "(lodestar model campaigns lists them)")  # fmt: skip
+            options["campaign_id"] = campaign
+        else:
+            if horizon_days is not None:
+                options["horizon_days"] = horizon_days
+            if as_of is not None:
+                options["as_of"] = as_of
+        frame, info = build_frame(self, frame_kind, **options)
+        task = task_of(parsed)
+        exclude = [c for c in info.exclude if not (task == "multiclass" and c == HELD_COLUMN)
+                   and c != info.treatment]  # fmt: skip
+        prepared = prepare(frame, info.target, exclude=exclude, positive=info.positive,
+                           source=Path(f"<workspace {frame_kind} frame>"), task=task,
+                           treatment=info.treatment)  # fmt: skip
+        about = {"workspace": str(self.root), "frame": {**info.summary(), "kind": frame_kind},
+                 "excluded_tags": dict(info.excluded_tags)}  # fmt: skip
+        return prepared, about
 
     def _audit_model(self, action: str, model_id: str, actor: str, *, before: Any = None,
                      after: Any = None) -> None:  # fmt: skip
@@ -877,11 +937,17 @@ class Workspace:
         return values.reindex(customer_ids.to_numpy()).reset_index(drop=True)
 
     def scoring_frame(self, record: ModelRecord) -> pd.DataFrame:
-        """The workspace customers' features as of the data date, as ``record`` was trained on."""
-        raise ConfigError(
-            f"{record.id} was trained on a file: score it on a file with the same columns",
-            hint=f"lodestar model score {record.id} --data FILE",
-        )
+        """The workspace customers' features as of the data date, as ``record`` was trained on
+        (customers open at the data date; nbp adds what each holds)."""
+        from lodestar.modeling.training_frames import scoring_frame
+
+        frame_info = record.data.get("frame")
+        if not frame_info:
+            raise ConfigError(
+                f"{record.id} was trained on a file: score it on a file with the same columns",
+                hint=f"lodestar model score {record.id} --data FILE",
+            )
+        return scoring_frame(self, str(frame_info.get("kind", record.kind)))
 
     def models(self, kind: str | None = None) -> list[ModelRecord]:
         return self.model_registry.list(kind)

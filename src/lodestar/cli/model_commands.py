@@ -27,16 +27,37 @@ def train(
         typer.Argument(help="risk, response, uplift, scorecard, churn or nbp (next best product)."),
     ],
     data: Annotated[
-        Path, typer.Option("--data", help="CSV (, ; | or tab) or Parquet file.", show_default=False)
-    ],
-    target: Annotated[
-        str,
+        Path | None,
         typer.Option(
-            "--target",
-            help="Column to predict: 0/1, true/false, yes/no, or see --positive.",
+            "--data",
+            help="CSV (, ; | or tab) or Parquet file (default: learn from the workspace).",
             show_default=False,
         ),
-    ],
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="Column to predict (with --data): 0/1, true/false, yes/no, or see --positive.",
+            show_default=False,
+        ),
+    ] = None,
+    campaign: Annotated[
+        str | None,
+        typer.Option(
+            "--campaign",
+            help="Workspace response / uplift: the past randomised campaign to learn from.",
+            show_default=False,
+        ),
+    ] = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon",
+            help="Workspace churn / risk / nbp: days after the cut-off the label looks at.",
+            show_default=False,
+        ),
+    ] = None,
     exclude: Annotated[
         list[str] | None,
         typer.Option(
@@ -66,15 +87,18 @@ def train(
     json_: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Train on FILE, evaluate on a held-out split fixed by --seed, and register the model."""
+    """Train on --data FILE (or the workspace), evaluate on a held-out split fixed by --seed,
+    and register the model."""
     with open_workspace(workspace) as ws:
         from lodestar.modeling.registry import model_kind
 
         model_kind(kind)  # an unknown kind fails before the file is read
         if not json_:
-            console(stderr=True).print(f"training a {kind} model on {data} …", markup=False)
+            where = data if data is not None else "the workspace"
+            console(stderr=True).print(f"training a {kind} model on {where} …", markup=False)
         result = ws.train_model(kind, data, target, exclude=exclude or (), test_size=test_size,
-                                seed=seed, positive=positive, treatment=treatment)  # fmt: skip
+                                seed=seed, positive=positive, treatment=treatment,
+                                campaign=campaign, horizon_days=horizon)  # fmt: skip
         summary = result.summary()
         if json_:
             typer.echo(json.dumps(summary, ensure_ascii=False))
@@ -477,3 +501,28 @@ def report_(
     with open_workspace(workspace) as ws:
         path = ws.model_report(model_ref, out, locale=locale(ws))
         console().print(str(path), markup=False)
+
+
+@model.command("campaigns")
+def campaigns(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
+    """Past randomised campaigns that response and uplift models can learn from."""
+    with open_workspace(workspace) as ws:
+        rows = ws.query(
+            "SELECT p.campaign_id, p.name, p.product_id, p.start_date, p.channels, "
+            "count(c.customer_id) AS contacts, "
+            "count(DISTINCT coalesce(c.treatment, c.arm)) AS arms "
+            "FROM past_campaigns p LEFT JOIN campaign_contacts c USING (campaign_id) "
+            "GROUP BY ALL ORDER BY p.start_date"
+        ).to_pylist()
+        if json_:
+            typer.echo(json.dumps(rows, ensure_ascii=False, default=str))
+            return
+        from rich.table import Table
+
+        table = Table()
+        for name in ("campaign", "name", "product", "start", "channel", "contacts", "arms"):
+            table.add_column(name, no_wrap=True)
+        for r in rows:
+            table.add_row(r["campaign_id"], r["name"], r["product_id"], str(r["start_date"]),
+                          str(r["channels"]), f"{r['contacts']:,}", str(r["arms"]))  # fmt: skip
+        console().print(table)

@@ -406,6 +406,18 @@ def nbp_frame(
         FROM ({_open_at(t)}) p LEFT JOIN held USING (customer_id) LEFT JOIN nxt USING (customer_id)
     """
     raw = store.engine.query(sql).to_pandas()
+    held = _held_columns(store, raw, level)
+    labels = pd.concat([held, raw["next_product"]], axis=1)
+    return _finish(store, "nbp", labels, "next_product", None, cutoff, horizon_days,
+                   f"customers open at T; {level}s held at T", {}, _open_at(t),
+                   extra=tuple(held.columns[1:]))  # fmt: skip
+
+
+def _held_columns(store: Store, raw: pd.DataFrame, level: str) -> pd.DataFrame:
+    """``customer_id``, ``held_products`` ("a|b") and one ``holds_<x>`` flag per catalogue
+    value, from ``raw``'s ``customer_id`` and ``items`` (a list per customer)."""
+    import pandas as pd
+
     catalogue_col = "product_id" if level == "product" else "category"
     catalogue = sorted(
         str(v)
@@ -418,13 +430,30 @@ def nbp_frame(
         {_flag_name(v): items.map(lambda xs, v=v: v in xs).astype(bool) for v in catalogue},
         index=raw.index,
     )
-    labels = pd.concat(
-        [raw[["customer_id"]], items.map("|".join).rename(HELD_COLUMN), flags,
-         raw["next_product"]], axis=1,
-    )  # fmt: skip
-    return _finish(store, "nbp", labels, "next_product", None, cutoff, horizon_days,
-                   f"customers open at T; {level}s held at T", {}, _open_at(t),
-                   extra=(HELD_COLUMN, *flags.columns))  # fmt: skip
+    return pd.concat([raw[["customer_id"]], items.map("|".join).rename(HELD_COLUMN), flags], axis=1)
+
+
+# -- scoring ----------------------------------------------------------------------------------
+def scoring_frame(
+    store: Store, kind: str, *, as_of: date | None = None, level: str = "product"
+) -> pd.DataFrame:
+    """The features a ``kind`` model trained on a frame of this module takes, for every
+    customer open at ``as_of`` (default: the data date), without a label: what scoring the
+    workspace's customers reads. ``nbp`` adds what each customer holds."""
+    day = as_of or _data_date(store)
+    t = day_sql(day)
+    frame = features_at(store, day, customers_sql=_open_at(t)).frame
+    if kind != "nbp":
+        return frame
+    col = "h.product_id" if level == "product" else "p.category"
+    raw = store.engine.query(
+        f"SELECT c.customer_id, coalesce(held.items, []) AS items FROM ({_open_at(t)}) c "
+        f"LEFT JOIN (SELECT h.customer_id, list(DISTINCT {col} ORDER BY {col}) AS items "
+        f"FROM main.holdings h JOIN main.products p USING (product_id) "
+        f"WHERE {_held_at(t, 'h')} GROUP BY h.customer_id) held USING (customer_id)"
+    ).to_pandas()
+    held = _held_columns(store, raw, level)
+    return frame.merge(held, on="customer_id", how="left", validate="one_to_one")
 
 
 def build_frame(store: Store, kind: str, **options: Any) -> tuple[pd.DataFrame, FrameInfo]:
