@@ -757,6 +757,32 @@ class Workspace:
                           after={"champion": model_id, "reason": reason})  # fmt: skip
         return replaced
 
+    def build_models(
+        self,
+        *,
+        campaign: str | None = None,
+        quick: bool = True,
+        progress: Progress | None = None,
+    ) -> ModelsOutcome:
+        """Train every kind from the workspace (risk, scorecard, churn, nbp; response and uplift
+        on ``campaign`` or the largest past randomised one), promote each, and score every
+        customer into ``profile_scores`` (:mod:`lodestar.modeling.customer_scores`)."""
+        from lodestar.modeling.customer_scores import customer_scores, train_portfolio
+
+        started = time.perf_counter()
+        trained = train_portfolio(self, campaign=campaign, quick=quick, progress=progress)
+        table = customer_scores(self, progress=progress)
+        self.save_profile_table("scores", table)
+        return ModelsOutcome(trained, table.num_rows, time.perf_counter() - started)
+
+    def score_customers(self, *, progress: Progress | None = None) -> int:
+        """Re-score every customer with the current champions into ``profile_scores``."""
+        from lodestar.modeling.customer_scores import customer_scores
+
+        table = customer_scores(self, progress=progress)
+        self.save_profile_table("scores", table)
+        return int(table.num_rows)
+
     def score_model(
         self,
         model: str,
@@ -980,6 +1006,15 @@ class Workspace:
         any_entity(name)
         target = Path(dest) if dest else self.root / "exports" / f"{name}.parquet"
         return self.engine.export_parquet(name, target)
+
+
+@dataclass(frozen=True)
+class ModelsOutcome:
+    """What :meth:`Workspace.build_models` trained (by kind) and how many customers it scored."""
+
+    trained: dict[str, TrainResult]
+    customers_scored: int
+    seconds: float
 
 
 @dataclass(frozen=True)

@@ -526,3 +526,49 @@ def campaigns(json_: JsonOption = False, workspace: WorkspaceOption = None) -> N
             table.add_row(r["campaign_id"], r["name"], r["product_id"], str(r["start_date"]),
                           str(r["channels"]), f"{r['contacts']:,}", str(r["arms"]))  # fmt: skip
         console().print(table)
+
+
+@model.command("build")
+def build(
+    campaign: Annotated[
+        str | None,
+        typer.Option("--campaign", help="Past campaign for response / uplift (default: largest)."),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Full training settings (slower) instead of quick.")
+    ] = False,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Train every kind from the workspace, promote each, and score all customers."""
+    from lodestar.cli.main import locale, progress_bar
+
+    with open_workspace(workspace) as ws:
+        with progress_bar(locale(ws)) as progress:
+            outcome = ws.build_models(campaign=campaign, quick=not full, progress=progress)
+        summary = {kind: r.summary() for kind, r in outcome.trained.items()}
+        if json_:
+            typer.echo(json.dumps({"models": summary, "customers_scored": outcome.customers_scored,
+                                   "seconds": round(outcome.seconds, 1)}, ensure_ascii=False))  # fmt: skip
+            return
+        _print_portfolio(outcome.trained)
+        console().print(f"{outcome.customers_scored:,} customers scored into profile_scores in "
+                        f"{outcome.seconds:.0f} s", markup=False)  # fmt: skip
+
+
+def _print_portfolio(trained: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="champions", title_justify="left")
+    for name in ("kind", "model", "rows", "quality (held out)"):
+        table.add_column(name, no_wrap=True)
+    for kind, result in trained.items():
+        m = result.metrics
+        if "auc" in m:
+            quality = f"AUC {m['auc']:.3f}  KS {m['ks']:.3f}  lift@10% {m['lift_top_decile']:.2f}"
+        elif "qini" in m:
+            quality = f"Qini {m['qini']:.3f}  uplift@30% {m.get('uplift_at_30', float('nan')):.3f}"
+        else:
+            quality = f"top-3 hit {m.get('top3', float('nan')):.1%}  MRR {m.get('mrr', 0):.3f}"
+        table.add_row(kind, result.model_id, f"{result.rows_train + result.rows_test:,}", quality)
+    console().print(table)

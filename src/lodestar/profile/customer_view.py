@@ -19,7 +19,7 @@ from lodestar.storage.analytical import AnalyticalEngine
 
 #: columns of customer_profile that are scores / segments rather than attributes
 SCORE_PREFIXES = ("rfm_", "value_", "customer_value", "aum", "revenue_", "lifecycle_",
-                  "persona")  # fmt: skip
+                  "persona", "score_", "risk_", "churn_", "nbp_", "best_treatment")  # fmt: skip
 
 
 @dataclass
