@@ -88,12 +88,12 @@ def treatment_arms(treatment: npt.ArrayLike, control: Any = None) -> TreatmentAr
     if any(_missing(v) for v in values):
         raise ValueError("treatment has missing values: every row needs its arm")
     distinct = _sorted([_plain(v) for v in pd.unique(pd.Series(values))])
+    if not distinct:
+        raise ValueError("treatment is empty")
     if len(distinct) < 2:
         raise ValueError(
-            f"treatment has only one value ({distinct[0]!r} if any): need a control arm and at "
-            "least one treatment arm"
-            if distinct
-            else "treatment is empty"
+            f"treatment has only one value ({distinct[0]!r}): need a control arm and at least "
+            "one treatment arm"
         )
     if control is None:
         found = [v for v in distinct if _is_control_name(v)]
