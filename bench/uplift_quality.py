@@ -59,6 +59,10 @@ def _hillstrom_path() -> Path:
 # --------------------------------------------------------------------------- contenders
 
 
+def _model_kw(kw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kw.items() if k != "num_leaves"}
+
+
 def ours(outcome: str) -> dict[str, Callable[[], Any]]:
     from lodestar.modeling.uplift import DRLearner, SLearner, TLearner, XLearner
     from lodestar.modeling.uplift_selection import UpliftModel
@@ -69,7 +73,7 @@ def ours(outcome: str) -> dict[str, Callable[[], Any]]:
         "lodestar T": lambda: TLearner(**kw),
         "lodestar X": lambda: XLearner(**kw),
         "lodestar DR": lambda: DRLearner(**kw),
-        "lodestar UpliftModel (CV choice)": lambda: UpliftModel(**kw),
+        "lodestar UpliftModel (CV choice)": lambda: UpliftModel(**_model_kw(kw)),
     }
 
 
@@ -121,7 +125,9 @@ class _CausalML:
 
     def predict_uplift(self, X: np.ndarray) -> np.ndarray:
         kwargs = {"p": np.full(len(X), self.share)} if self.kind == "X" else {}
-        return np.asarray(self.model.predict(X, **kwargs), dtype=np.float64).reshape(len(X), -1)[:, 0]
+        return np.asarray(self.model.predict(X, **kwargs), dtype=np.float64).reshape(len(X), -1)[
+            :, 0
+        ]
 
 
 def peers(outcome: str) -> dict[str, Callable[[], Any]]:
@@ -201,7 +207,7 @@ def run_multi() -> dict[str, Any]:
         np.arange(len(frame)), test_size=0.3, random_state=0, stratify=codes * 2 + y
     )
     started = time.perf_counter()
-    model = UpliftModel(**SETTINGS).fit(X.iloc[fit_rows], y[fit_rows], arm[fit_rows])
+    model = UpliftModel(**_model_kw(SETTINGS)).fit(X.iloc[fit_rows], y[fit_rows], arm[fit_rows])
     scores = model.predict_uplift(X.iloc[test_rows])
     seconds = time.perf_counter() - started
     result = evaluate_uplift(y[test_rows], arm[test_rows], scores)
@@ -240,7 +246,9 @@ def campaign_features(ws: Any, campaign_id: str) -> pd.DataFrame:
         SELECT h.customer_id, count(*) AS products,
                count(DISTINCT p.category) AS categories,
                count(*) FILTER (WHERE p.category = 'wealth') AS wealth_products,
-               count(*) FILTER (WHERE p.category = 'credit') AS credit_products
+               count(*) FILTER (WHERE p.category = 'credit_card') AS card_products,
+               count(*) FILTER (WHERE p.category LIKE '%loan' OR p.category = 'mortgage')
+                   AS loan_products
         FROM holdings h JOIN products p USING (product_id), c
         WHERE h.open_date < c.start_date AND (h.close_date IS NULL OR h.close_date >= c.start_date)
         GROUP BY h.customer_id)
@@ -253,7 +261,7 @@ def campaign_features(ws: Any, campaign_id: str) -> pd.DataFrame:
            cu.app_user_id IS NOT NULL AS app_user, cu.wecom_id IS NOT NULL AS wecom_user,
            tx.tx_90d, tx.tx_all, tx.amount_90d, tx.credit_365d, tx.days_since_tx,
            ev.events_90d, ev.platforms, ev.event_kinds, ev.days_since_event,
-           ho.products, ho.categories, ho.wealth_products, ho.credit_products
+           ho.products, ho.categories, ho.wealth_products, ho.card_products, ho.loan_products
     FROM campaign_contacts k JOIN c USING (campaign_id)
     JOIN customers cu USING (customer_id)
     LEFT JOIN tx USING (customer_id) LEFT JOIN ev USING (customer_id)
@@ -274,8 +282,14 @@ SYNTHETIC_FEATURES = [
     "marital_status", "education", "risk_tolerance", "acquisition_channel", "app_user",
     "wecom_user", "tx_90d", "tx_all", "amount_90d", "credit_365d", "days_since_tx",
     "events_90d", "platforms", "event_kinds", "days_since_event", "products", "categories",
-    "wealth_products", "credit_products",
+    "wealth_products", "card_products", "loan_products",
 ]  # fmt: skip
+
+
+def _incremental(true_effect: np.ndarray, score: np.ndarray, arm_of: np.ndarray, n: int) -> float:
+    """True incremental conversions of contacting the ``n`` highest scores, each with its arm."""
+    top = np.argsort(-score, kind="stable")[:n]
+    return float(true_effect[top, arm_of[top]].sum())
 
 
 def run_synthetic(customers: int, workspace: Path | None) -> list[dict[str, Any]]:
@@ -306,17 +320,13 @@ def run_synthetic(customers: int, workspace: Path | None) -> list[dict[str, Any]
         X_fit, X_test = fit[SYNTHETIC_FEATURES], test[SYNTHETIC_FEATURES]
         arms = sorted(set(fit["treatment"]) - {"control"})
         started = time.perf_counter()
-        model = UpliftModel(control="control", **SETTINGS)
+        model = UpliftModel(control="control", **_model_kw(SETTINGS))
         model.fit(X_fit, fit["converted"].to_numpy(), fit["treatment"].to_numpy())
         seconds = time.perf_counter() - started
         effect = model.predict_uplift(X_test).reshape(len(X_test), -1)
         true_effect = true.loc[test["customer_id"], arms].to_numpy()  # columns in sorted order
         # each policy contacts BUDGET of the held-out customers with one treatment each
         n = int(len(test) * BUDGET)
-
-        def incremental(score: np.ndarray, arm_of: np.ndarray) -> float:
-            top = np.argsort(-score, kind="stable")[:n]
-            return float(true_effect[top, arm_of[top]].sum())
 
         treated = fit["treatment"] != "control"
         response = _lgb("binary").fit(_numeric(X_fit[treated]), fit["converted"][treated])
@@ -325,15 +335,15 @@ def run_synthetic(customers: int, workspace: Path | None) -> list[dict[str, Any]
         oracle_arm = np.argmax(true_effect, axis=1)
         first = np.zeros(len(test), dtype=np.int64)  # response model: the first treatment
         random_value = float(true_effect[:, 0].mean() * n)
-        oracle = incremental(true_effect.max(axis=1), oracle_arm)
+        oracle = _incremental(true_effect, true_effect.max(axis=1), oracle_arm, n)
         row = {
             "campaign": campaign_id,
             "treatments": arms,
             "contacts": len(frame),
             "chosen": model.learner_name_,
             "oracle": oracle,
-            "uplift": incremental(effect.max(axis=1), best_arm),
-            "response": incremental(p_response, first),
+            "uplift": _incremental(true_effect, effect.max(axis=1), best_arm, n),
+            "response": _incremental(true_effect, p_response, first, n),
             "random": random_value,
             "seconds": seconds,
         }

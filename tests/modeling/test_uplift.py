@@ -348,10 +348,12 @@ def test_uplift_model_picks_by_cross_validated_qini(multi: dict) -> None:
     from lodestar.modeling.uplift_selection import UpliftModel
 
     (X, y, arm, _), (X_test, *_) = multi["continuous"]
-    model = UpliftModel(outcome="continuous", learners=("S", "T"), cv=2, n_estimators=40)
+    model = UpliftModel(
+        outcome="continuous", learners=("S", "T"), leaves_grid=(7,), cv=2, n_estimators=40
+    )
     assert clone(model).get_params() == model.get_params()
     model.fit(X, y, arm)
-    assert set(model.cv_scores_) == {"S", "T"}
+    assert set(model.cv_scores_) == {"S/7", "T/7"}
     assert all(len(scores) == 2 for scores in model.cv_scores_.values())
     best = max(model.cv_scores_, key=lambda n: np.mean(model.cv_scores_[n]))
     assert model.learner_name_ == best

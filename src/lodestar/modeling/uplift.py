@@ -341,7 +341,6 @@ class XLearner(_MetaLearner):
 
     propensity: Propensity
 
-
     def __init__(
         self,
         *,
@@ -401,7 +400,6 @@ class DRLearner(_MetaLearner):
 
     propensity: Propensity
     folds: int
-
 
     def __init__(
         self,

@@ -129,7 +129,9 @@ def check_inputs(
     values = np.asarray(y)
     size = np.shape(treatment)
     if values.ndim != 1 or len(size) != 1:
-        raise ValueError(f"y and treatment must be one-dimensional, got shapes {values.shape}, {size}")
+        raise ValueError(
+            f"y and treatment must be one-dimensional, got shapes {values.shape}, {size}"
+        )
     if not len(frame) == values.size == size[0]:
         raise ValueError(
             f"lengths differ: X has {len(frame)} rows, y {values.size}, treatment {size[0]}"
