@@ -142,21 +142,21 @@ def test_plain_arrays_are_accepted() -> None:
 def test_bad_input_raises_clear_errors(learner: type) -> None:
     X, y, t, _ = synthetic(400, 3, "binary")
     model = learner(n_estimators=5)
-    with pytest.raises(ValueError, match=r"treatment must hold only 0 and 1, found \[2\]"):
-        model.fit(X, y, np.where(t == 1, 2, 0))
-    with pytest.raises(ValueError, match="treatment must hold only 0 and 1"):
-        model.fit(X, y, np.where(t == 1, "mail", "none"))
+    with pytest.raises(ValueError, match=r"none of them looks like the control; pass control="):
+        model.fit(X, y, np.where(t == 1, "mail", "post"))
+    with pytest.raises(ValueError, match=r"control 'none' is not a value of treatment"):
+        learner(control="none").fit(X, y, t)
     with pytest.raises(ValueError, match="lengths differ: X has 400 rows, y 399, treatment 400"):
         model.fit(X, y[:-1], t)
     with pytest.raises(ValueError, match="lengths differ"):
         model.fit(X, y, t[:-1])
-    with pytest.raises(ValueError, match="treatment has no treated rows"):
+    with pytest.raises(ValueError, match=r"treatment has only one value \(0\)"):
         model.fit(X, y, np.zeros_like(t))
-    with pytest.raises(ValueError, match="treatment has no control rows"):
+    with pytest.raises(ValueError, match=r"treatment has only one value \(1\)"):
         model.fit(X, y, np.ones_like(t))
     with pytest.raises(ValueError, match="needs y of only 0 and 1"):
         model.fit(X, y * 3.5, t)
-    with pytest.raises(ValueError, match="the treated group has only one outcome value"):
+    with pytest.raises(ValueError, match="the treatment arm 1 has only one outcome value"):
         model.fit(X, np.where(t == 1, 1, y), t)
     with pytest.raises(ValueError, match="no NaN"):
         model.fit(X, np.where(t == 1, np.nan, y), t)
@@ -221,3 +221,146 @@ def test_a_bad_propensity_leaves_the_model_unfitted(learner: str) -> None:
         model.fit(X, [0, 1] * 20, [0, 0, 1, 1] * 10)
     with pytest.raises(ValueError, match="not fitted"):
         model.predict_uplift(X)
+
+
+# -- several treatments ------------------------------------------------------------------------
+def three_arms(
+    n: int, seed: int, outcome: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Control, "email" and "sms" in equal shares. E-mail helps where x0 > 0.3, SMS where
+    x0 < -0.3, and both put off the rows in between; the true effects are returned (n, 2)."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "x0": rng.uniform(-1.5, 1.5, size=n),
+        "x1": rng.normal(size=n),
+        "region": pd.Categorical(rng.choice(["north", "south"], size=n)),
+    })  # fmt: skip
+    arm = rng.choice(np.array(["Control", "email", "sms"], dtype=object), size=n)
+    x0 = X["x0"].to_numpy()
+    size = EFFECT[outcome]
+    middle = -0.5 * size * (np.abs(x0) <= 0.3)
+    effects = np.column_stack([np.where(x0 > 0.3, size, middle), np.where(x0 < -0.3, size, middle)])
+    gain = np.select([arm == "email", arm == "sms"], [effects[:, 0], effects[:, 1]], 0.0)
+    y: np.ndarray
+    if outcome == "binary":
+        base = 0.3 + 0.1 * np.tanh(X["x1"].to_numpy())
+        y = (rng.random(n) < base + gain).astype(np.int64)
+    else:
+        y = 5 + X["x1"].to_numpy() + rng.normal(size=n) + gain
+    return X, y, arm, effects
+
+
+@pytest.fixture(scope="module")
+def multi() -> dict[str, tuple[tuple[object, ...], tuple[object, ...]]]:
+    return {
+        outcome: (three_arms(6000, 10, outcome), three_arms(3000, 11, outcome))
+        for outcome in ("binary", "continuous")
+    }
+
+
+@pytest.mark.parametrize(
+    ("learner", "outcome"),
+    [(SLearner, "binary"), (TLearner, "continuous"), (XLearner, "binary"),
+     (DRLearner, "continuous")],
+    ids=lambda v: getattr(v, "__name__", v),
+)  # fmt: skip
+def test_each_treatment_effect_is_recovered_on_its_rows(
+    learner: type, outcome: str, multi: dict
+) -> None:
+    (X, y, arm, _), (X_test, _, _, effects) = multi[outcome]
+    model = learner(outcome=outcome, n_estimators=80).fit(X, y, arm)
+    assert model.control_ == "Control"  # found without being named, whatever its case
+    assert list(model.treatments_) == ["email", "sms"]
+    uplift = model.predict_uplift(X_test)
+    assert uplift.shape == (len(X_test), 2)
+    x0 = X_test["x0"].to_numpy()
+    size = EFFECT[outcome]
+    for j, helped in enumerate([x0 > 0.5, x0 < -0.5]):
+        assert uplift[helped, j].mean() > 0.6 * size  # on its own rows ...
+        assert abs(uplift[~helped & (np.abs(x0) > 0.5), j].mean()) < 0.25 * size  # ... only
+        assert roc_auc((effects[:, j] > 0).astype(int), uplift[:, j]) > 0.85
+    best = model.best_treatment(X_test)
+    assert list(best.columns) == ["treatment", "uplift"]
+    assert best.index.equals(X_test.index)
+    assert (best["treatment"][x0 > 0.5] == "email").mean() > 0.85
+    assert (best["treatment"][x0 < -0.5] == "sms").mean() > 0.85
+    assert (best["treatment"][np.abs(x0) < 0.2] == "Control").mean() > 0.7
+    assert (best["uplift"][best["treatment"] == "Control"] == 0).all()
+    assert (best["uplift"][best["treatment"] != "Control"] > 0).all()
+
+
+def test_integer_arms_and_per_treatment_propensity(multi: dict) -> None:
+    (X, y, arm, _), (X_test, *_) = multi["continuous"]
+    codes = pd.Series(arm).map({"Control": 0, "email": 1, "sms": 2}).to_numpy()
+    # one treatment twice as common: each treatment's share is against control only
+    keep = (codes != 2) | (np.arange(len(codes)) % 2 == 0)
+    model = XLearner(outcome="continuous", n_estimators=20).fit(X[keep], y[keep], codes[keep])
+    assert model.control_ == 0
+    assert list(model.treatments_) == [1, 2]
+    expected = [np.mean(codes[keep & (codes != 2)] == 1), np.mean(codes[keep & (codes != 1)] == 2)]
+    np.testing.assert_allclose(model.treated_share_, expected)
+    assert model.propensity_scores(X_test.head(4)).shape == (4, 2)
+    fitted = DRLearner(outcome="continuous", propensity="model", n_estimators=20)
+    scores = fitted.fit(X, y, codes).propensity_scores(X_test)
+    assert scores.shape == (len(X_test), 2)
+    assert 0.35 < scores.mean() < 0.65  # randomised: about a half of each pair of arms
+
+
+@pytest.mark.parametrize(
+    ("values", "control", "found"),
+    [(["No E-Mail", "Mens E-Mail"], None, "No E-Mail"), (["none", "push"], None, "none"),
+     (["NO", "yes"], None, "NO"), ([0, 3], None, 0), ([False, True], None, False),
+     (["a", "b"], "b", "b")],
+)  # fmt: skip
+def test_control_detection(values: list, control: object, found: object) -> None:
+    from lodestar.modeling.uplift_arms import treatment_arms
+
+    arms = treatment_arms(np.array(values * 3, dtype=object), control)
+    assert arms.control == found
+    assert len(arms.treatments) == 1
+    assert (arms.codes == 0).sum() == 3
+
+
+def test_multi_treatment_errors(multi: dict) -> None:
+    (X, y, arm, _), _ = multi["binary"]
+    rare = arm.copy()
+    rare[:5] = "push"
+    with pytest.raises(ValueError, match=r"the treatment arm 'push' has 5 rows; each arm needs"):
+        TLearner(n_estimators=5).fit(X, y, rare)
+    with pytest.raises(ValueError, match=r"\['Control', 'none'\] all look like the control"):
+        TLearner(n_estimators=5).fit(X, y, np.where(arm == "sms", "none", arm))
+    with pytest.raises(ValueError, match="treatment has missing values"):
+        TLearner(n_estimators=5).fit(X, y, np.where(arm == "sms", None, arm))
+
+
+@pytest.mark.parametrize("learner", LEARNERS, ids=lambda c: c.__name__)
+def test_multi_treatment_contract_and_determinism(learner: type, multi: dict) -> None:
+    (X, y, arm, _), (X_test, *_) = multi["binary"]
+    model = learner(n_estimators=15, random_state=5, control="Control")
+    assert clone(model).get_params() == model.get_params()
+    assert not any(name.endswith("_") for name in vars(model))
+    first = model.fit(X, y, arm).predict_uplift(X_test)
+    again = clone(model).fit(X, y, arm).predict_uplift(X_test)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_uplift_model_picks_by_cross_validated_qini(multi: dict) -> None:
+    from lodestar.modeling.uplift_selection import UpliftModel
+
+    (X, y, arm, _), (X_test, *_) = multi["continuous"]
+    model = UpliftModel(
+        outcome="continuous", learners=("S", "T"), leaves_grid=(7,), cv=2, n_estimators=40
+    )
+    assert clone(model).get_params() == model.get_params()
+    model.fit(X, y, arm)
+    assert set(model.cv_scores_) == {"S/7", "T/7"}
+    assert all(len(scores) == 2 for scores in model.cv_scores_.values())
+    best = max(model.cv_scores_, key=lambda n: np.mean(model.cv_scores_[n]))
+    assert model.learner_name_ == best
+    assert list(model.treatments_) == ["email", "sms"]
+    assert model.predict_uplift(X_test).shape == (len(X_test), 2)
+    assert set(model.best_treatment(X_test)["treatment"]) <= {"Control", "email", "sms"}
+    with pytest.raises(ValueError, match="unknown learner 'Q'"):
+        UpliftModel(learners=("Q",)).fit(X, y, arm)
+    with pytest.raises(ValueError, match="cv must be an integer >= 2"):
+        UpliftModel(cv=1).fit(X, y, arm)

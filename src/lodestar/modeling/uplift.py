@@ -1,30 +1,45 @@
 """Uplift meta-learners over LightGBM: ``SLearner``, ``TLearner``, ``XLearner`` and ``DRLearner``.
 
-Each estimates the effect of one binary treatment on an outcome, per row, from a past randomised
+Each estimates, per row, the effect of a treatment on an outcome from a past randomised
 campaign: ``fit(X, y, treatment)`` then ``predict_uplift(X)``. ``outcome="binary"`` models 0/1
 outcomes with classifiers and returns differences of probabilities; ``outcome="continuous"``
 models revenue with regressors and returns differences of expected values.
 
-- **S-learner**: one model on the features plus the treatment flag; the effect is its prediction
-  with the flag set to 1 minus with the flag set to 0.
+The treatment column holds a control value and k >= 1 treatment values (strings or integers;
+:mod:`lodestar.modeling.uplift_arms`). ``control`` names the control; left ``None`` it is found
+among 0, "control", "none", "no" and "no e-mail" (any case). After ``fit``, ``control_`` is the
+control value and ``treatments_`` the others, sorted. ``predict_uplift`` returns shape (n,)
+when k == 1 (a plain 0/1 column works as before) and (n, k) when k > 1: one column per
+treatment, its effect against control. ``best_treatment`` gives each row's best treatment and
+its effect, or the control (effect 0) when no treatment is expected to help.
+
+- **S-learner**: one model on the features plus the arm code; treatment j's effect is its
+  prediction with the code set to j minus with the code set to 0 (control).
 - **T-learner**: one model per arm; the effect is the difference of their predictions.
-- **X-learner** (Künzel et al. 2019): T-learner first, then each arm's imputed effects
-  (treated: ``y - mu0(x)``, control: ``mu1(x) - y``) are regressed on the features, and the two
-  effect models are blended by the propensity ``e(x)``: ``e * tau0 + (1 - e) * tau1``.
-- **DR-learner** (Kennedy 2020): the doubly robust pseudo-outcome
-  ``mu1 - mu0 + t (y - mu1) / e - (1 - t) (y - mu0) / (1 - e)``, with the outcome models
-  cross-fitted (each row scored by models that did not see it), regressed on the features.
+- **X-learner** (Künzel et al. 2019): per treatment, the T-learner models of that arm and
+  control, then each arm's imputed effects (treated: ``y - mu0(x)``, control: ``mu_j(x) - y``)
+  regressed on the features and blended by the propensity ``e(x)``: ``e * tau0 + (1 - e) * tau1``.
+- **DR-learner** (Kennedy 2020): per treatment, on that arm's and the control rows, the doubly
+  robust pseudo-outcome ``mu1 - mu0 + t (y - mu1) / e - (1 - t) (y - mu0) / (1 - e)`` with the
+  outcome models cross-fitted (each row scored by models that did not see it), regressed on the
+  features.
 
-Propensity (X and DR): ``propensity="share"`` (the default) uses the observed treated share of the
-training rows for every row, which is the true propensity of a randomised experiment with one
-assignment probability; ``propensity="model"`` fits a LightGBM classifier of the treatment on
-the features (for campaigns whose assignment depended on the features), clipped to
-[``PROPENSITY_CLIP``, 1 - ``PROPENSITY_CLIP``].
+Propensity (X and DR), always of one treatment against control on the rows of those two arms:
+``propensity="share"`` (the default) uses the observed share of the treatment on those rows,
+which is the true propensity of a randomised experiment with fixed assignment shares;
+``propensity="model"`` fits a LightGBM classifier of the arm on the features (for campaigns whose
+assignment depended on the features), clipped to [``PROPENSITY_CLIP``, 1 - ``PROPENSITY_CLIP``].
 
-One binary treatment per model in this version; several treatments (channels, offers) at once
-come later. Features are a pandas frame; ``object``/``string`` and ``category`` columns are
-treated as categorical with the categories seen in ``fit``, missing values are left to LightGBM.
-Results are the same for the same ``random_state`` and data.
+``effect_*`` parameters (X and DR) set the second-stage effect models apart from the outcome
+models: effects are small beside the outcomes' own variation (Hillstrom's e-mail moves visits by
+a few points), so fewer, larger leaves and more shrinkage there keep the effect model from
+fitting the noise of the imputed effects. ``None`` uses the outcome models' setting.
+
+``n_jobs`` defaults to 1: campaign tables are small for LightGBM, and its OpenMP threads spin
+while they wait, so on a busy machine two threads were measured 35x slower than one (Hillstrom,
+45k rows). Features are a pandas frame; ``object``/``string`` and ``category`` columns are treated as
+categorical with the categories seen in ``fit``, missing values are left to LightGBM. Results
+are the same for the same ``random_state`` and data.
 
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)
@@ -47,6 +62,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from lodestar.modeling.classifier import as_frame
+from lodestar.modeling.uplift_arms import (
+    TREATMENT_FEATURE,
+    TreatmentArms,
+    categorical,
+    check_inputs,
+)
 
 Outcome = Literal["binary", "continuous"]
 Propensity = Literal["share", "model"]
@@ -57,85 +78,41 @@ FloatArray = npt.NDArray[np.float64]
 #: blend is decided by one arm alone and the DR pseudo-outcome's weights explode.
 PROPENSITY_CLIP = 0.01
 
-#: Name of the treatment flag the S-learner adds to the features.
-TREATMENT_FEATURE = "__treatment__"
-
-
-# --------------------------------------------------------------------------- input checks
-
-
-def _categorical(column: pd.Series) -> bool:
-    return bool(
-        isinstance(column.dtype, pd.CategoricalDtype)
-        or pd.api.types.is_object_dtype(column.dtype)
-        or pd.api.types.is_string_dtype(column.dtype)
-    )
-
-
-def _check_inputs(
-    X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike, outcome: str
-) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
-    if outcome not in ("binary", "continuous"):
-        raise ValueError(f"outcome must be 'binary' or 'continuous', not {outcome!r}")
-    frame = as_frame(X)
-    if frame.shape[1] == 0:
-        raise ValueError("X has no feature columns")
-    if TREATMENT_FEATURE in frame.columns:
-        raise ValueError(f"X must not have a column named {TREATMENT_FEATURE!r}")
-    values = np.asarray(y)
-    flags = np.asarray(treatment)
-    if values.ndim != 1 or flags.ndim != 1:
-        raise ValueError(
-            f"y and treatment must be one-dimensional, got shapes {values.shape}, {flags.shape}"
-        )
-    if not len(frame) == values.size == flags.size:
-        raise ValueError(
-            f"lengths differ: X has {len(frame)} rows, y {values.size}, treatment {flags.size}"
-        )
-    if values.dtype.kind not in "biuf" or not np.isfinite(values.astype(np.float64)).all():
-        raise ValueError("y must be numeric with no NaN or infinite values")
-    if flags.dtype.kind not in "biuf" or not np.isin(flags, (0, 1)).all():
-        others = flags[~np.isin(flags, (0, 1))] if flags.dtype.kind in "biuf" else flags
-        found = pd.unique(pd.Series(others)).tolist()[:5]
-        raise ValueError(f"treatment must hold only 0 and 1, found {found}")
-    flags = flags.astype(np.int64)
-    for arm, name in ((1, "treated"), (0, "control")):
-        if not (flags == arm).any():
-            raise ValueError(f"treatment has no {name} rows ({arm}): both groups are needed")
-    outcomes = values.astype(np.float64)
-    if outcome == "binary":
-        if not np.isin(outcomes, (0.0, 1.0)).all():
-            raise ValueError("outcome='binary' needs y of only 0 and 1; use 'continuous'")
-        for arm, name in ((1, "treated"), (0, "control")):
-            if np.unique(outcomes[flags == arm]).size < 2:
-                raise ValueError(f"the {name} group has only one outcome value: need both 0 and 1")
-    return frame, outcomes, flags
-
 
 # --------------------------------------------------------------------------- shared base
 
 
 class _MetaLearner(BaseEstimator):
-    """LightGBM settings and feature handling shared by every learner."""
+    """LightGBM settings, arms and feature handling shared by every learner."""
 
     outcome: Outcome
+    control: Any
     n_estimators: int
     learning_rate: float
     num_leaves: int
     min_child_samples: int
+    reg_lambda: float
     random_state: int
     n_jobs: int
 
-    def _lgb_params(self, seed_offset: int) -> dict[str, Any]:
-        return {
+    def _lgb_params(self, seed_offset: int, effect: bool = False) -> dict[str, Any]:
+        params = {
             "n_estimators": self.n_estimators,
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,
+        }
+        if effect:  # second-stage effect models may have their own, usually smaller, capacity
+            for name in params:
+                value = getattr(self, f"effect_{name}", None)
+                if value is not None:
+                    params[name] = value
+        return {
+            **params,
             "subsample": 0.8,
             "subsample_freq": 1,
             "colsample_bytree": 0.8,
-            "reg_lambda": 5.0,
+            "reg_lambda": self.reg_lambda,
             # every sub-model gets its own seed, derived from random_state, so runs repeat
             "random_state": self.random_state + seed_offset,
             "deterministic": True,
@@ -149,10 +126,10 @@ class _MetaLearner(BaseEstimator):
 
         return lgb.LGBMClassifier(**self._lgb_params(seed_offset))
 
-    def _regressor(self, seed_offset: int) -> Any:
+    def _regressor(self, seed_offset: int, effect: bool = False) -> Any:
         import lightgbm as lgb
 
-        return lgb.LGBMRegressor(**self._lgb_params(seed_offset))
+        return lgb.LGBMRegressor(**self._lgb_params(seed_offset, effect))
 
     def _outcome_model(self, seed_offset: int) -> Any:
         if self.outcome == "binary":
@@ -167,17 +144,21 @@ class _MetaLearner(BaseEstimator):
 
     def _start(
         self, X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike
-    ) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
-        frame, outcomes, flags = _check_inputs(X, y, treatment, self.outcome)
+    ) -> tuple[pd.DataFrame, FloatArray, TreatmentArms]:
+        frame, outcomes, arms = check_inputs(X, y, treatment, self.outcome, self.control)
         self.feature_names_in_ = np.array([str(c) for c in frame.columns], dtype=object)
         self.n_features_in_ = frame.shape[1]
         self.categories_ = {
             str(name): pd.Index(frame[name].astype("category").cat.categories)
             for name in frame.columns
-            if _categorical(frame[name])
+            if categorical(frame[name])
         }
-        self.treated_share_ = float(flags.mean())
-        return self._features(frame), outcomes, flags
+        self.control_ = arms.control
+        self.treatments_ = np.array(arms.treatments, dtype=object)
+        # each treatment's share of the rows of its arm and the control arm
+        shares = np.array([arms.pair(j)[1].mean() for j in range(1, len(arms.treatments) + 1)])
+        self.treated_share_: float | FloatArray = float(shares[0]) if shares.size == 1 else shares
+        return self._features(frame), outcomes, arms
 
     def _features(self, X: Any) -> pd.DataFrame:
         frame = as_frame(X)
@@ -198,80 +179,119 @@ class _MetaLearner(BaseEstimator):
         if not hasattr(self, "feature_names_in_"):
             raise ValueError(f"{type(self).__name__} is not fitted: call fit(X, y, treatment)")
 
-    def _fit_propensity(
-        self, kind: Propensity, frame: pd.DataFrame, flags: npt.NDArray[np.int64]
-    ) -> None:
+    def _fit_propensity(self, kind: Propensity, frame: pd.DataFrame, arms: TreatmentArms) -> None:
         if kind == "share":
-            self.propensity_model_ = None
-        elif kind == "model":
-            self.propensity_model_ = self._classifier(100).fit(frame, flags)
+            self.propensity_models_: list[Any] | None = None
         else:
-            raise ValueError(f"propensity must be 'share' or 'model', not {kind!r}")
+            models = []
+            for j in range(1, len(arms.treatments) + 1):
+                rows, flags = arms.pair(j)
+                models.append(self._classifier(100 + j).fit(frame[rows], flags))
+            self.propensity_models_ = models
+
+    def _propensity(self, frame: pd.DataFrame, j: int) -> FloatArray:
+        """Propensity of treatment ``j`` (1-based) against control for the rows of ``frame``."""
+        models = getattr(self, "propensity_models_", None)
+        if models is None:
+            shares = np.atleast_1d(self.treated_share_)
+            return np.full(len(frame), float(shares[j - 1]))
+        score = self._expected(models[j - 1], frame)
+        return np.clip(score, PROPENSITY_CLIP, 1 - PROPENSITY_CLIP)
 
     def propensity_scores(self, X: Any) -> FloatArray:
-        """The propensity used for the rows of ``X``: the treated share, or the fitted model's
-        probability clipped to [PROPENSITY_CLIP, 1 - PROPENSITY_CLIP]."""
+        """The propensity used for the rows of ``X``: each treatment's share against control, or
+        the fitted model's probability clipped to [PROPENSITY_CLIP, 1 - PROPENSITY_CLIP].
+        Shape (n,) for one treatment, (n, k) for k."""
         self._check_fitted()
         frame = self._features(X)
-        model = getattr(self, "propensity_model_", None)
-        if model is None:
-            return np.full(len(frame), self.treated_share_)
-        return np.clip(self._expected(model, frame), PROPENSITY_CLIP, 1 - PROPENSITY_CLIP)
+        scores = np.column_stack(
+            [self._propensity(frame, j) for j in range(1, len(self.treatments_) + 1)]
+        )
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def _effects(self, frame: pd.DataFrame) -> FloatArray:
+        """(n, k) effect of each treatment against control."""
+        raise NotImplementedError
+
+    def predict_uplift(self, X: Any) -> FloatArray:
+        """Estimated effect of each treatment against control for each row of ``X``: shape (n,)
+        for one treatment, (n, k) for k, columns in the order of ``treatments_``."""
+        self._check_fitted()
+        effects = self._effects(self._features(X))
+        return effects[:, 0] if effects.shape[1] == 1 else effects
+
+    def best_treatment(self, X: Any) -> pd.DataFrame:
+        """Per row of ``X``, the treatment with the largest estimated effect and that effect, or
+        the control value and 0.0 when no treatment's effect is positive. Columns
+        ``treatment`` and ``uplift``; the index is ``X``'s when ``X`` is a frame."""
+        self._check_fitted()
+        effects = self._effects(self._features(X))
+        return best_of(effects, self.treatments_, self.control_, index=_index(X))
 
 
-def _init_common(
-    learner: _MetaLearner,
-    outcome: Outcome,
-    n_estimators: int,
-    learning_rate: float,
-    num_leaves: int,
-    min_child_samples: int,
-    random_state: int,
-    n_jobs: int,
-) -> None:
-    learner.outcome = outcome
-    learner.n_estimators = n_estimators
-    learner.learning_rate = learning_rate
-    learner.num_leaves = num_leaves
-    learner.min_child_samples = min_child_samples
-    learner.random_state = random_state
-    learner.n_jobs = n_jobs
+def _index(X: Any) -> pd.Index | None:
+    return X.index if isinstance(X, pd.DataFrame) else None
+
+
+def best_of(
+    effects: FloatArray, treatments: Any, control: Any, *, index: pd.Index | None = None
+) -> pd.DataFrame:
+    """The best of k effect columns per row (control and 0.0 when none is positive)."""
+    effects = np.asarray(effects, dtype=np.float64).reshape(len(effects), -1)
+    best = np.argmax(effects, axis=1)  # ties go to the first treatment in sorted order
+    gain = effects[np.arange(len(effects)), best]
+    labels = np.asarray(list(treatments), dtype=object)[best]
+    labels[gain <= 0] = control
+    return pd.DataFrame({"treatment": labels, "uplift": np.where(gain > 0, gain, 0.0)},
+                        index=index)  # fmt: skip
+
+
+def _init_common(learner: _MetaLearner, params: dict[str, Any]) -> None:
+    # scikit-learn's contract: __init__ stores each parameter under its own name, nothing else
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(learner, name, value)
+
+
+def _check_propensity(kind: object) -> None:
+    if kind not in ("share", "model"):
+        raise ValueError(f"propensity must be 'share' or 'model', not {kind!r}")
 
 
 # --------------------------------------------------------------------------- learners
 
 
 class SLearner(_MetaLearner):
-    """One outcome model on the features and the treatment flag."""
+    """One outcome model on the features and the arm code (0 control, j treatment j)."""
 
     def __init__(
         self,
         *,
         outcome: Outcome = "binary",
+        control: Any = None,
         n_estimators: int = 200,
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         min_child_samples: int = 50,
+        reg_lambda: float = 5.0,
         random_state: int = 0,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
     ) -> None:
-        _init_common(self, outcome, n_estimators, learning_rate, num_leaves, min_child_samples,
-                     random_state, n_jobs)  # fmt: skip
+        _init_common(self, locals())
 
     def fit(self, X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike) -> SLearner:
-        """Fit on features ``X``, outcomes ``y`` and 0/1 ``treatment``."""
-        frame, outcomes, flags = self._start(X, y, treatment)
-        self.model_ = self._outcome_model(0).fit(frame.assign(**{TREATMENT_FEATURE: flags}),
-                                                 outcomes)  # fmt: skip
+        """Fit on features ``X``, outcomes ``y`` and the ``treatment`` column."""
+        frame, outcomes, arms = self._start(X, y, treatment)
+        coded = frame.assign(**{TREATMENT_FEATURE: arms.codes})
+        self.model_ = self._outcome_model(0).fit(coded, outcomes)
         return self
 
-    def predict_uplift(self, X: Any) -> FloatArray:
-        """Estimated effect of the treatment for each row of ``X``."""
-        self._check_fitted()
-        frame = self._features(X)
-        treated = self._expected(self.model_, frame.assign(**{TREATMENT_FEATURE: 1}))
+    def _effects(self, frame: pd.DataFrame) -> FloatArray:
         control = self._expected(self.model_, frame.assign(**{TREATMENT_FEATURE: 0}))
-        return treated - control
+        return np.column_stack([
+            self._expected(self.model_, frame.assign(**{TREATMENT_FEATURE: j})) - control
+            for j in range(1, len(self.treatments_) + 1)
+        ])  # fmt: skip
 
 
 class TLearner(_MetaLearner):
@@ -281,136 +301,176 @@ class TLearner(_MetaLearner):
         self,
         *,
         outcome: Outcome = "binary",
+        control: Any = None,
         n_estimators: int = 200,
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         min_child_samples: int = 50,
+        reg_lambda: float = 5.0,
         random_state: int = 0,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
     ) -> None:
-        _init_common(self, outcome, n_estimators, learning_rate, num_leaves, min_child_samples,
-                     random_state, n_jobs)  # fmt: skip
+        _init_common(self, locals())
 
     def fit(self, X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike) -> TLearner:
-        """Fit on features ``X``, outcomes ``y`` and 0/1 ``treatment``."""
-        frame, outcomes, flags = self._start(X, y, treatment)
-        treated, control = flags == 1, flags == 0
-        self.model_treated_ = self._outcome_model(1).fit(frame[treated], outcomes[treated])
-        self.model_control_ = self._outcome_model(0).fit(frame[control], outcomes[control])
+        """Fit on features ``X``, outcomes ``y`` and the ``treatment`` column."""
+        frame, outcomes, arms = self._start(X, y, treatment)
+        self.models_ = _arm_models(self, frame, outcomes, arms)
         return self
 
-    def predict_uplift(self, X: Any) -> FloatArray:
-        """Estimated effect of the treatment for each row of ``X``."""
-        self._check_fitted()
-        frame = self._features(X)
-        return self._expected(self.model_treated_, frame) - self._expected(
-            self.model_control_, frame
-        )
+    def _effects(self, frame: pd.DataFrame) -> FloatArray:
+        control = self._expected(self.models_[0], frame)
+        return np.column_stack([self._expected(m, frame) - control for m in self.models_[1:]])
+
+
+def _arm_models(
+    learner: _MetaLearner, frame: pd.DataFrame, outcomes: FloatArray, arms: TreatmentArms
+) -> list[Any]:
+    """One outcome model per arm, control first (seed offsets 0, 1, ... as one treatment had)."""
+    models = []
+    for j in range(len(arms.treatments) + 1):
+        rows = arms.codes == j
+        models.append(learner._outcome_model(j).fit(frame[rows], outcomes[rows]))
+    return models
 
 
 class XLearner(_MetaLearner):
-    """T-learner outcome models, then effect models on each arm's imputed effects, blended by
-    the propensity (``"share"``: the observed treated share, right for a randomised campaign;
-    ``"model"``: a fitted propensity model)."""
+    """T-learner outcome models, then per treatment effect models on that arm's and the
+    control arm's imputed effects, blended by the propensity (``"share"``: the observed share,
+    right for a randomised campaign; ``"model"``: a fitted propensity model)."""
+
+    propensity: Propensity
 
     def __init__(
         self,
         *,
         outcome: Outcome = "binary",
+        control: Any = None,
         propensity: Propensity = "share",
         n_estimators: int = 200,
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         min_child_samples: int = 50,
+        reg_lambda: float = 5.0,
+        effect_n_estimators: int | None = None,
+        effect_learning_rate: float | None = None,
+        effect_num_leaves: int | None = None,
+        effect_min_child_samples: int | None = None,
         random_state: int = 0,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
     ) -> None:
-        _init_common(self, outcome, n_estimators, learning_rate, num_leaves, min_child_samples,
-                     random_state, n_jobs)  # fmt: skip
-        self.propensity = propensity
+        _init_common(self, locals())
 
     def fit(self, X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike) -> XLearner:
-        """Fit on features ``X``, outcomes ``y`` and 0/1 ``treatment``."""
+        """Fit on features ``X``, outcomes ``y`` and the ``treatment`` column."""
         _check_propensity(self.propensity)  # before anything fitted is set
-        frame, outcomes, flags = self._start(X, y, treatment)
-        self._fit_propensity(self.propensity, frame, flags)
-        treated, control = flags == 1, flags == 0
-        self.model_treated_ = self._outcome_model(1).fit(frame[treated], outcomes[treated])
-        self.model_control_ = self._outcome_model(0).fit(frame[control], outcomes[control])
-        imputed_treated = outcomes[treated] - self._expected(self.model_control_, frame[treated])
-        imputed_control = self._expected(self.model_treated_, frame[control]) - outcomes[control]
-        # effects are differences, so the second stage is a regression for either outcome kind
-        self.effect_treated_ = self._regressor(3).fit(frame[treated], imputed_treated)
-        self.effect_control_ = self._regressor(2).fit(frame[control], imputed_control)
+        frame, outcomes, arms = self._start(X, y, treatment)
+        self._fit_propensity(self.propensity, frame, arms)
+        self.models_ = _arm_models(self, frame, outcomes, arms)
+        control = arms.codes == 0
+        effect_models = []
+        for j in range(1, len(arms.treatments) + 1):
+            treated = arms.codes == j
+            imputed_treated = outcomes[treated] - self._expected(self.models_[0], frame[treated])
+            imputed_control = self._expected(self.models_[j], frame[control]) - outcomes[control]
+            # effects are differences, so the second stage is a regression for either outcome
+            effect_models.append((
+                self._regressor(10 * j + 3, effect=True).fit(frame[treated], imputed_treated),
+                self._regressor(10 * j + 2, effect=True).fit(frame[control], imputed_control),
+            ))  # fmt: skip
+        self.effect_models_ = effect_models
         return self
 
-    def predict_uplift(self, X: Any) -> FloatArray:
-        """Estimated effect of the treatment for each row of ``X``."""
-        self._check_fitted()
-        frame = self._features(X)
-        share = self.propensity_scores(frame)
-        tau_treated = np.asarray(self.effect_treated_.predict(frame), dtype=np.float64)
-        tau_control = np.asarray(self.effect_control_.predict(frame), dtype=np.float64)
-        # Künzel et al.: where e(x) is high the treated arm is large, so mu1 and with it the
-        # control rows' imputed effects (mu1(x) - y) are the better estimate there.
-        return share * tau_control + (1 - share) * tau_treated
+    def _effects(self, frame: pd.DataFrame) -> FloatArray:
+        columns = []
+        for j, (on_treated, on_control) in enumerate(self.effect_models_, start=1):
+            share = self._propensity(frame, j)
+            tau_treated = np.asarray(on_treated.predict(frame), dtype=np.float64)
+            tau_control = np.asarray(on_control.predict(frame), dtype=np.float64)
+            # Künzel et al.: where e(x) is high the treated arm is large, so mu_j and with it the
+            # control rows' imputed effects (mu_j(x) - y) are the better estimate there.
+            columns.append(share * tau_control + (1 - share) * tau_treated)
+        return np.column_stack(columns)
 
 
 class DRLearner(_MetaLearner):
-    """Doubly robust pseudo-outcomes from cross-fitted outcome models (``folds`` of them),
-    regressed on the features. ``propensity`` as for :class:`XLearner`."""
+    """Per treatment, doubly robust pseudo-outcomes from cross-fitted outcome models (``folds``
+    of them) on that arm's and the control rows, regressed on the features. ``propensity`` as
+    for :class:`XLearner`."""
+
+    propensity: Propensity
+    folds: int
 
     def __init__(
         self,
         *,
         outcome: Outcome = "binary",
+        control: Any = None,
         propensity: Propensity = "share",
         folds: int = 2,
         n_estimators: int = 200,
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         min_child_samples: int = 50,
+        reg_lambda: float = 5.0,
+        effect_n_estimators: int | None = None,
+        effect_learning_rate: float | None = None,
+        effect_num_leaves: int | None = None,
+        effect_min_child_samples: int | None = None,
         random_state: int = 0,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
     ) -> None:
-        _init_common(self, outcome, n_estimators, learning_rate, num_leaves, min_child_samples,
-                     random_state, n_jobs)  # fmt: skip
-        self.propensity = propensity
-        self.folds = folds
+        _init_common(self, locals())
 
     def fit(self, X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike) -> DRLearner:
-        """Fit on features ``X``, outcomes ``y`` and 0/1 ``treatment``."""
-        from sklearn.model_selection import StratifiedKFold
-
+        """Fit on features ``X``, outcomes ``y`` and the ``treatment`` column."""
         if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2:
             raise ValueError(f"folds must be an integer >= 2, got {self.folds!r}")
         _check_propensity(self.propensity)  # before anything fitted is set
-        frame, outcomes, flags = self._start(X, y, treatment)
-        self._fit_propensity(self.propensity, frame, flags)
-        share = self.propensity_scores(frame)
+        frame, outcomes, arms = self._start(X, y, treatment)
+        self._fit_propensity(self.propensity, frame, arms)
+        effect_models = []
+        for j in range(1, len(arms.treatments) + 1):
+            rows, flags = arms.pair(j)
+            pseudo = self._pseudo_outcomes(frame[rows], outcomes[rows], flags, j)
+            effect_models.append(self._regressor(10 * j, effect=True).fit(frame[rows], pseudo))
+        self.effect_models_ = effect_models
+        return self
+
+    def _pseudo_outcomes(
+        self, frame: pd.DataFrame, outcomes: FloatArray, flags: npt.NDArray[np.int64], j: int
+    ) -> FloatArray:
+        from sklearn.model_selection import StratifiedKFold
+
+        share = self._propensity(frame, j)
         mu_treated = np.empty(len(frame))
         mu_control = np.empty(len(frame))
-        splitter = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
-        for fold, (train, held) in enumerate(splitter.split(frame, flags)):
+        strata = flags * 2 + (outcomes > np.median(outcomes))
+        splitter = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state + j)
+        for fold, (train, held) in enumerate(splitter.split(frame, strata)):
             fit_frame, fit_y, fit_t = frame.iloc[train], outcomes[train], flags[train]
-            _check_inputs(fit_frame, fit_y, fit_t, self.outcome)  # each fold needs both arms
-            treated = self._outcome_model(10 + fold).fit(fit_frame[fit_t == 1], fit_y[fit_t == 1])
-            control = self._outcome_model(20 + fold).fit(fit_frame[fit_t == 0], fit_y[fit_t == 0])
+            for arm in (0, 1):  # a fold's arm with one outcome value cannot be modelled
+                if self.outcome == "binary" and np.unique(fit_y[fit_t == arm]).size < 2:
+                    raise ValueError(
+                        f"a cross-fitting fold of treatment {self.treatments_[j - 1]!r} has "
+                        f"only one outcome value in its {'treated' if arm else 'control'} rows"
+                    )
+            seed = 100 * j + fold
+            treated = self._outcome_model(10 + seed).fit(fit_frame[fit_t == 1], fit_y[fit_t == 1])
+            control = self._outcome_model(20 + seed).fit(fit_frame[fit_t == 0], fit_y[fit_t == 0])
             mu_treated[held] = self._expected(treated, frame.iloc[held])
             mu_control[held] = self._expected(control, frame.iloc[held])
-        pseudo = (
+        return (
             mu_treated
             - mu_control
             + flags * (outcomes - mu_treated) / share
             - (1 - flags) * (outcomes - mu_control) / (1 - share)
         )
-        self.model_ = self._regressor(0).fit(frame, pseudo)
-        return self
 
-    def predict_uplift(self, X: Any) -> FloatArray:
-        """Estimated effect of the treatment for each row of ``X``."""
-        self._check_fitted()
-        return np.asarray(self.model_.predict(self._features(X)), dtype=np.float64)
+    def _effects(self, frame: pd.DataFrame) -> FloatArray:
+        return np.column_stack(
+            [np.asarray(m.predict(frame), dtype=np.float64) for m in self.effect_models_]
+        )
 
 
 __all__ = [
@@ -420,9 +480,5 @@ __all__ = [
     "SLearner",
     "TLearner",
     "XLearner",
+    "best_of",
 ]
-
-
-def _check_propensity(kind: object) -> None:
-    if kind not in ("share", "model"):
-        raise ValueError(f"propensity must be 'share' or 'model', not {kind!r}")
