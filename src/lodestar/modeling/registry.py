@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -153,7 +154,7 @@ class ModelRegistry:
             text = json.dumps(reference, ensure_ascii=False, default=_plain)
             (folder / REFERENCE_FILE).write_text(text + "\n", encoding="utf-8")
         # meta.json last: a folder without it is an interrupted save, skipped by list().
-        text = json.dumps(asdict(record), indent=2, ensure_ascii=False, default=_plain)
+        text = json.dumps(_finite(asdict(record)), indent=2, ensure_ascii=False, default=_plain)
         (folder / META_FILE).write_text(text + "\n", encoding="utf-8")
         return record.id
 
@@ -273,6 +274,17 @@ class ModelRegistry:
             return ModelRecord.from_json(json.loads((folder / META_FILE).read_text("utf-8")))
         except (OSError, ValueError, TypeError) as exc:
             raise ModelError(f"{folder / META_FILE}: cannot be read: {exc}") from None
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: meta.json stays strict JSON that any tool can read."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:

@@ -193,7 +193,7 @@ def prepare(
     for name, role in ((target, "target"), (treatment, "treatment")):
         if name is not None and name in excluded:
             raise TabularDataError(f"{source}: the {role} column '{name}' cannot be excluded")
-    labelled = frame[target].notna().to_numpy()
+    labelled = frame[target].notna().to_numpy().copy()
     if treatment is not None:
         labelled &= frame[treatment].notna().to_numpy()
     frame = frame.loc[labelled].reset_index(drop=True)

@@ -69,7 +69,7 @@ def build_estimator(kind: str, *, seed: int = 0, params: Mapping[str, Any] | Non
 
         return Scorecard(**options)
     if parsed == ModelKind.UPLIFT:
-        from lodestar.modeling.uplift import UpliftModel
+        from lodestar.modeling.uplift_selection import UpliftModel
 
         return UpliftModel(**{"random_state": seed, **options})
     from lodestar.modeling.next_best_product import NextBestProduct
@@ -179,9 +179,7 @@ def evaluate_model(kind: str, model: Any, parts: Split) -> Evaluation:
         else:
             for i, name in enumerate(model.treatments_):
                 holdout[f"uplift_{name}"] = uplift[:, i]
-        flat = {k: float(v) for k, v in report.items() if isinstance(v, int | float)}
-        details = {k: v for k, v in report.items() if not isinstance(v, int | float)}
-        return Evaluation(flat, details, holdout)
+        return Evaluation(_uplift_figures(report), report, holdout)
     from lodestar.modeling.next_best_product import evaluate_nbp
 
     proba = model.predict_proba(parts.X_test)
@@ -195,6 +193,20 @@ def evaluate_model(kind: str, model: Any, parts: Split) -> Evaluation:
         "mean_auc": float(np.mean(list(ranking.auc.values()))) if ranking.auc else float("nan"),
     }  # fmt: skip
     return Evaluation(flat, {"auc_by_product": ranking.auc}, holdout)
+
+
+UPLIFT_FIGURES = ("qini", "auuc", "uplift_at_30", "uplift_at_10")
+
+
+def _uplift_figures(report: dict[str, Any]) -> dict[str, float]:
+    """The headline uplift figures; with several treatments, the mean over them (each
+    treatment's own figures stay in the details). AUUC is NaN for amounts (it needs 0/1)."""
+    parts = list(report["treatments"].values()) if "treatments" in report else [report]
+    out: dict[str, float] = {}
+    for key in UPLIFT_FIGURES:
+        values = [float(p[key]) for p in parts if p.get(key) is not None]
+        out[key] = float(np.mean(values)) if values else float("nan")
+    return out
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -217,7 +229,7 @@ class TrainResult:
         out: dict[str, Any] = {
             "model_id": self.model_id,
             "kind": self.kind,
-            **{k: round(v, 6) for k, v in self.metrics.items()},
+            **{k: None if np.isnan(v) else round(v, 6) for k, v in self.metrics.items()},
             "rows_train": self.rows_train,
             "rows_test": self.rows_test,
             "train_seconds": round(self.train_seconds, 3),
@@ -254,7 +266,10 @@ def train_data(
     """
     parsed = model_kind(kind)
     parts = split(data, test_size=test_size, seed=seed)
-    model = build_estimator(parsed, seed=seed, params=params)
+    options = dict(params or {})
+    if TASKS[parsed] == "uplift":
+        options.setdefault("outcome", data.outcome)  # 0/1 or an amount such as spend
+    model = build_estimator(parsed, seed=seed, params=options)
     started = time.perf_counter()
     if TASKS[parsed] == "uplift":
         model.fit(parts.X_train, parts.y_train, parts.t_train)
