@@ -35,7 +35,9 @@ def test_several_treatments_by_hand() -> None:
     # followed: rows 1, 2 (none), 3, 5 (a), 6, 8 (b); each arm a third: (0+1+0+1+0+1) * 3 / 9
     assert result["policy"]["value"] == pytest.approx(1.0)
     assert result["policy"]["control_value"] == pytest.approx(2 / 3)
-    assert result["policy"]["share_by_arm"] == pytest.approx({"none": 1 / 3, "a": 1 / 3, "b": 1 / 3})
+    assert result["policy"]["share_by_arm"] == pytest.approx(
+        {"none": 1 / 3, "a": 1 / 3, "b": 1 / 3}
+    )
     assert set(result["treatments"]) == {"a", "b"}
     a = result["treatments"]["a"]
     rows = np.r_[0:6]
