@@ -19,8 +19,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from lodestar.modeling.classifier import GradientBoostedClassifier
+from lodestar.modeling.next_best_product import NextBestProduct
 from lodestar.modeling.scorecard import Scorecard
 from lodestar.modeling.uplift import DRLearner, SLearner, TLearner, XLearner
+from lodestar.modeling.uplift_selection import UpliftModel
 
 N = 1200
 
@@ -57,6 +59,12 @@ def uplift_target(X: pd.DataFrame, seed: int = 1) -> dict[str, Any]:
     return {"y": (rng.random(len(X)) < p).astype(int), "treatment": t}
 
 
+def product_target(X: pd.DataFrame, seed: int = 1) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    product = np.where(X["region"] == "north", "card", np.where(X["age"] < 40, "loan", "fund"))
+    return {"y": np.where(rng.random(len(X)) < 0.2, "none", product)}
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -76,6 +84,11 @@ CASES = [
     Case("t_learner", lambda: TLearner(**LEARNER), uplift_target, "predict_uplift"),
     Case("x_learner", lambda: XLearner(**LEARNER), uplift_target, "predict_uplift"),
     Case("dr_learner", lambda: DRLearner(**LEARNER), uplift_target, "predict_uplift"),
+    Case("uplift_model", lambda: UpliftModel(n_estimators=30, learners=("S", "T"), cv=2,
+                                             leaves_grid=(7,)), uplift_target, "predict_uplift"),
+    Case("next_best_product", lambda: NextBestProduct(n_estimators=40, learning_rate=0.1,
+                                                      early_stopping_rounds=10),
+         product_target, "predict_proba"),
 ]  # fmt: skip
 
 

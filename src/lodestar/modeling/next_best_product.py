@@ -196,7 +196,9 @@ class NextBestProduct(BaseEstimator):
     # -- predicting -------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "booster_"):
-            raise ValueError("NextBestProduct is not fitted: call fit(X, y) first")
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("NextBestProduct is not fitted: call fit(X, y) first")
 
     def predict_proba(self, X: Any) -> npt.NDArray[np.float64]:
         """Probability of each class in ``classes_`` order, one row per row of ``X``."""

@@ -162,12 +162,13 @@ class _MetaLearner(BaseEstimator):
 
     def _features(self, X: Any) -> pd.DataFrame:
         frame = as_frame(X)
-        names = [str(c) for c in frame.columns]
+        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
         expected = list(self.feature_names_in_)
-        if names != expected:
-            raise ValueError(f"X has columns {names}, the model was fitted on {expected}")
-        frame = frame.copy()
-        frame.columns = pd.Index(names)
+        missing = [c for c in expected if c not in frame.columns]
+        if missing:
+            raise ValueError(f"X lacks the columns {missing} the model was fitted on")
+        # Columns are matched by name, as the other estimators do; extra ones are ignored.
+        frame = frame[expected].copy()
         for name, categories in self.categories_.items():
             # the categories seen in fit, so codes mean the same at prediction; unseen -> NaN
             column = frame[name].astype(object)
@@ -177,7 +178,9 @@ class _MetaLearner(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "feature_names_in_"):
-            raise ValueError(f"{type(self).__name__} is not fitted: call fit(X, y, treatment)")
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(X, y, treatment)")
 
     def _fit_propensity(self, kind: Propensity, frame: pd.DataFrame, arms: TreatmentArms) -> None:
         if kind == "share":

@@ -151,7 +151,9 @@ class UpliftModel(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "learner_"):
-            raise ValueError("UpliftModel is not fitted: call fit(X, y, treatment)")
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("UpliftModel is not fitted: call fit(X, y, treatment)")
 
     def predict_uplift(self, X: Any) -> FloatArray:
         """The chosen learner's effects: shape (n,) for one treatment, (n, k) for k."""
