@@ -4,7 +4,6 @@ contract, the registry, the CLI, and the quality on UCI Bank Marketing."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -325,7 +324,6 @@ def test_bank_marketing_response_quality(shared_data: Path, tmp_path: Path) -> N
     path = shared_data / "bank-marketing" / "bank-full.csv"
     if not path.is_file():
         pytest.skip(f"{path} not found")
-    started = time.perf_counter()
     result = train_file("response", path, "y", registry=ModelRegistry(tmp_path),
                         exclude=["duration"], test_size=0.2, seed=0)  # fmt: skip
     assert result.rows_test == 9043
@@ -333,7 +331,6 @@ def test_bank_marketing_response_quality(shared_data: Path, tmp_path: Path) -> N
     assert result.metrics["auc"] >= 0.79
     assert result.metrics["lift_top_decile"] >= 3.8
     assert result.metrics["capture_top_20"] >= 0.55
-    assert time.perf_counter() - started < 120  # ~6 s on an idle 2-core machine
 
 
 def test_row_numbers_and_unnamed_columns_are_left_out(tmp_path: Path) -> None:
