@@ -91,11 +91,13 @@ def _numeric_test(node: Mapping[str, Any], value: str) -> str:
         return f"(({value} != {value} || {zero}) ? {default_left} : ({value} <= {t}))"
     if missing == "NaN":
         in_band = abs(threshold) <= K_ZERO
-        compare = f"(({zero}) ? (0.0 <= {t}) : ({value} <= {t}))" if in_band else f"({value} <= {t})"
+        compare = (
+            f"(({zero}) ? (0.0 <= {t}) : ({value} <= {t}))" if in_band else f"({value} <= {t})"
+        )
         return f"(({value} != {value}) ? {default_left} : {compare})"
     if missing != "None":
         raise ValueError(f"unknown missing_type {missing!r} in the LightGBM model")
-    nan_left = "1" if 0.0 <= threshold else "0"
+    nan_left = "1" if threshold >= 0.0 else "0"
     if abs(threshold) <= K_ZERO:
         return f"(({value} != {value} || {zero}) ? {nan_left} : ({value} <= {t}))"
     # NaN compares false: `!(v > t)` sends it left, `v <= t` right, as 0.0 would go.
@@ -114,7 +116,9 @@ def _categorical_test(node: Mapping[str, Any], value: str, bitsets: list[str]) -
     for c in categories:
         words[c // 32] |= 1 << (c % 32)
     name = f"cats_{len(bitsets)}"
-    bitsets.append(f"static const uint32_t {name}[{len(words)}] = {{{', '.join(map(str, words))}}};")
+    bitsets.append(
+        f"static const uint32_t {name}[{len(words)}] = {{{', '.join(map(str, words))}}};"
+    )
     inside = f"({value} > -1.0 && {value} < 2147483648.0)"
     lookup = f"((int){value} < {32 * len(words)} && (({name}[(int){value} >> 5] >> ((int){value} & 31)) & 1u))"
     return f"({inside} && {lookup})"
@@ -182,9 +186,7 @@ def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
     sigmoid = _sigmoid_scale(str(model.get("objective", "")))
     average = bool(model.get("average_output", False))
     finish = f"acc[i] / {len(trees)}.0" if average else "acc[i]"
-    transform = (
-        f"1.0 / (1.0 + exp(-{_c_double(sigmoid)} * v))" if sigmoid is not None else "v"
-    )
+    transform = f"1.0 / (1.0 + exp(-{_c_double(sigmoid)} * v))" if sigmoid is not None else "v"
     # The offset pointers walk the block: cols[f] + start * stride is row `start` of feature f.
     return "\n".join(
         [
@@ -229,7 +231,7 @@ def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
 
 def _sigmoid_scale(objective: str) -> float | None:
     """The ``s`` of ``binary sigmoid:s`` (and the other logistic objectives), else None."""
-    name = objective.split(" ")[0]
+    name = objective.split(" ", maxsplit=1)[0]
     if name not in ("binary", "cross_entropy", "xentropy"):
         if name in ("regression", "regression_l2", "regression_l1", "huber", "fair", "quantile"):
             return None
@@ -266,7 +268,7 @@ def compile_library(source: str, cache_dir: str | os.PathLike[str] | None = None
         # it would reorder the sum over trees and change the last bits.
         command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(c_file), "-lm"]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+            done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=900)
         except (OSError, subprocess.TimeoutExpired) as error:
             raise CompileError(f"{compiler} could not run: {error}") from error
         if done.returncode != 0:
@@ -314,7 +316,7 @@ class CompiledModel:
             for name, values in self.categories.items()
         }
         if library is not None:
-            signature = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
+            signature: list[Any] = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
             for function in (library.score_columns, library.score_matrix):
                 function.restype = None
                 function.argtypes = signature
@@ -341,7 +343,9 @@ class CompiledModel:
         model = booster.dump_model(num_iteration=num_iteration)
         names = list(feature_names) if feature_names is not None else list(model["feature_names"])
         if len(names) != int(model["max_feature_idx"]) + 1:
-            raise ValueError(f"the booster has {model['max_feature_idx'] + 1} features, not {len(names)}")
+            raise ValueError(
+                f"the booster has {model['max_feature_idx'] + 1} features, not {len(names)}"
+            )
         if categories is None:
             indices = _categorical_indices(booster.model_to_string(num_iteration=num_iteration))
             levels = model.get("pandas_categorical") or []
@@ -377,7 +381,13 @@ class CompiledModel:
             series = frame[name]
             if name in self.categories:
                 # Codes against the training categories; unseen values and NaN become NaN.
-                codes = pd.Categorical(series, categories=self.categories[name]).codes
+                trained = pd.Index(self.categories[name])
+                if isinstance(series.dtype, pd.CategoricalDtype):
+                    own = series.cat.codes.to_numpy()
+                    lookup = np.append(trained.get_indexer(series.cat.categories), -1)
+                    codes = lookup[own]  # own code -1 (missing) picks the appended -1
+                else:
+                    codes = trained.get_indexer(series)
                 column = codes.astype(np.float64)
                 column[codes < 0] = np.nan
             else:
@@ -478,7 +488,9 @@ class CompiledModel:
         if row.size != len(self.feature_names):
             raise ValueError(f"expected {len(self.feature_names)} values, got {row.size}")
         if self._library is None:
-            return float(self.booster.predict(row.reshape(1, -1), num_iteration=self.num_iteration)[0])
+            return float(
+                self.booster.predict(row.reshape(1, -1), num_iteration=self.num_iteration)[0]
+            )
         out = np.empty(1, dtype=np.float64)
         self._matrix_fn(row.ctypes.data, 1, out.ctypes.data, 1)
         return float(out[0])
