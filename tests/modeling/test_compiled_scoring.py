@@ -215,3 +215,12 @@ def test_random_small_models_and_inputs(
     np.testing.assert_array_equal(
         model.predict_raw(matrix), booster.predict(matrix, raw_score=True)
     )
+
+
+def test_classifier_refit_auto_by_row_count(cache: Path) -> None:
+    frame = _frame(1000, 19)
+    labels = _labels(frame, 19)
+    small = GradientBoostedClassifier(n_estimators=30, early_stopping_rounds=5, refit="auto")
+    assert small.fit(frame, labels).refitted_
+    model = CompiledModel.from_booster(small.booster_, cache_dir=cache)
+    np.testing.assert_array_equal(model.predict_proba(frame), small.predict_proba(frame))
