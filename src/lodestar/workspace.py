@@ -323,6 +323,8 @@ class Workspace:
         largest = sorted(seg_counts, key=lambda n: -seg_counts[n])[:3]
         overlap = self.segment_overlap(largest) if len(largest) >= 2 else None
         stages.append("segments")
+        models = self.build_models(progress=progress)
+        stages.append("models")
         overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
         sections = [
@@ -333,6 +335,7 @@ class Workspace:
             tags_section(self.tag_stats(), self.tag_definitions_or_empty(), locale),
             segments_section(saved, seg_counts, self.segment_population(),
                              data_as_of(self.engine), locale, overlap=overlap),
+            self._models_section(locale),
         ]  # fmt: skip
         report = render_report(
             self.root / "report.html",
@@ -352,7 +355,20 @@ class Workspace:
             rfm=profile.rfm.summary(),
             profile=profile,
             segments=seg_counts,
+            models=models,
         )
+
+    def _models_section(self, locale: str) -> Any:
+        from lodestar.reports.models_section import models_section
+
+        registry = self.model_registry
+        records = [registry.show(i) for i in registry.champions().values()]
+        records = [r for r in records if r.data.get("frame")]
+        holdouts = {r.id: registry.holdout(r.id) for r in records}
+        scores = None
+        if "profile_scores" in self.engine.tables():
+            scores = self.query("SELECT * FROM profile_scores").to_pandas()
+        return models_section(records, holdouts, scores, locale)
 
     def build_profile(self, *, progress: Progress | None = None) -> ProfileOutcome:
         """Every profile stage in dependency order: RFM, value tiers, lifecycle, tags (which
@@ -1038,6 +1054,7 @@ class DemoOutcome:
     rfm: list[dict[str, Any]]
     profile: ProfileOutcome | None = None
     segments: dict[str, int] = field(default_factory=dict)  # saved segment -> customers
+    models: ModelsOutcome | None = None
 
 
 @dataclass(frozen=True)
