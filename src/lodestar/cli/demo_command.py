@@ -82,12 +82,9 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
         name = max(outcome.segments, key=lambda n: outcome.segments[n])
         table.add_row(t("cli.demo.segments", loc, name=name),
                       f"{len(outcome.segments)} / {outcome.segments[name]:,}")  # fmt: skip
-    if outcome.models is not None:
-        from lodestar.reports.models_section import KIND_NAMES, quality_text
-
-        names = KIND_NAMES.get(loc, KIND_NAMES["en"])
-        for kind, result in outcome.models.trained.items():
-            table.add_row(f"{names.get(kind, kind)} ({result.model_id})",
-                          quality_text(result.metrics))  # fmt: skip
     out.print(table)
+    if outcome.models is not None:
+        from lodestar.cli.model_commands import print_portfolio
+
+        print_portfolio(outcome.models.trained, loc)
     out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))

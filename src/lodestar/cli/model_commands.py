@@ -551,24 +551,22 @@ def build(
             typer.echo(json.dumps({"models": summary, "customers_scored": outcome.customers_scored,
                                    "seconds": round(outcome.seconds, 1)}, ensure_ascii=False))  # fmt: skip
             return
-        _print_portfolio(outcome.trained)
+        print_portfolio(outcome.trained, locale(ws))
         console().print(f"{outcome.customers_scored:,} customers scored into profile_scores in "
                         f"{outcome.seconds:.0f} s", markup=False)  # fmt: skip
 
 
-def _print_portfolio(trained: dict[str, Any]) -> None:
+def print_portfolio(trained: dict[str, Any], loc: str = "en") -> None:
+    """The champions trained from the workspace, one line each with their held-out quality."""
     from rich.table import Table
 
-    table = Table(title="champions", title_justify="left")
-    for name in ("kind", "model", "rows", "quality (held out)"):
-        table.add_column(name, no_wrap=True)
+    from lodestar.reports.models_section import KIND_NAMES, TEXT, quality_text
+
+    text, names = TEXT.get(loc, TEXT["en"]), KIND_NAMES.get(loc, KIND_NAMES["en"])
+    table = Table(title=text["title"], title_justify="left")
+    for key in ("kind", "model", "rows", "quality"):
+        table.add_column(text[key], no_wrap=key != "quality")
     for kind, result in trained.items():
-        m = result.metrics
-        if "auc" in m:
-            quality = f"AUC {m['auc']:.3f}  KS {m['ks']:.3f}  lift@10% {m['lift_top_decile']:.2f}"
-        elif "qini" in m:
-            quality = f"Qini {m['qini']:.3f}  uplift@30% {m.get('uplift_at_30', float('nan')):.3f}"
-        else:
-            quality = f"top-3 hit {m.get('top3', float('nan')):.1%}  MRR {m.get('mrr', 0):.3f}"
-        table.add_row(kind, result.model_id, f"{result.rows_train + result.rows_test:,}", quality)
+        table.add_row(names.get(kind, kind), result.model_id,
+                      f"{result.rows_train + result.rows_test:,}", quality_text(result.metrics))  # fmt: skip
     console().print(table)
