@@ -105,6 +105,14 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        # Binary only (response, risk, churn); LightGBM takes missing values as they are.
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_class = False
+        tags.input_tags.allow_nan = True
+        return tags
+
     # -- fitting ----------------------------------------------------------------------------
     def _shape(self) -> dict[str, Any]:
         """The tree-shape parameters, under this estimator's names (what tuning overrides)."""
@@ -149,11 +157,27 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"calibration must be auto, isotonic, sigmoid or none, not {self.calibration!r}"
             )
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        from sklearn.utils import assert_all_finite
+        from sklearn.utils.validation import column_or_1d
+
         frame = as_frame(X)
-        labels = np.asarray(y).astype(np.int64).ravel()
+        given = np.asarray(y)
+        if given.dtype.kind == "f":
+            assert_all_finite(given, input_name="y")
+        if given.ndim == 2 and given.shape[1] == 1:
+            given = column_or_1d(given, warn=True)  # a column vector: warn as sklearn does
+        labels = given.astype(np.int64).ravel()
         if labels.size != len(frame):
             raise ValueError(f"X has {len(frame)} rows but y has {labels.size}")
         classes = np.unique(labels)
+        if classes.size > 2:
+            raise ValueError(
+                f"Only binary classification is supported. y holds {classes.size} classes"
+            )
         if not np.array_equal(classes, [0, 1]):
             raise ValueError(f"y must hold both classes 0 and 1, found {classes.tolist()}")
         return frame, labels
@@ -242,9 +266,11 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
                 nfold=_TUNING_FOLDS,
                 stratified=True,
                 seed=self.random_state,
-                callbacks=[lgb.early_stopping(max(20, self.early_stopping_rounds // 3), verbose=False)],
+                callbacks=[
+                    lgb.early_stopping(max(20, self.early_stopping_rounds // 3), verbose=False)
+                ],
             )
-            auc = float(np.max(scores["valid auc-mean"]))
+            auc = float(np.max(np.asarray(scores["valid auc-mean"], dtype=np.float64)))
             results.append({"shape": shape, "cv_auc": auc})
         best = max(results, key=lambda r: r["cv_auc"])  # first wins a tie: the defaults
         return dict(best["shape"]), results
@@ -259,6 +285,12 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "booster_")
         frame = as_frame(X)
+        # Frames are matched by column name (extra columns are fine); arrays by position only.
+        if not isinstance(X, pd.DataFrame) and frame.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
         missing = [c for c in self.feature_names_in_ if c not in frame.columns]
         if missing:
             raise ValueError(f"X lacks the columns {missing} the model was trained on")
@@ -266,12 +298,14 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: pd.DataFrame) -> npt.NDArray[np.float64]:
         """Raw score (log-odds of the weighted model) of each row: what the trees add up to."""
-        raw = self.booster_.predict(self._frame(X), raw_score=True, num_iteration=self._trees())
+        frame = self._frame(X)  # first: it says "not fitted" before booster_ is looked up
+        raw = self.booster_.predict(frame, raw_score=True, num_iteration=self._trees())
         return np.asarray(raw, dtype=np.float64)
 
     def predict_proba(self, X: pd.DataFrame) -> npt.NDArray[np.float64]:
         """Calibrated probabilities of class 0 and class 1, one row per row of ``X``."""
-        positive = self.calibrator_.transform(self.decision_function(X))
+        raw = self.decision_function(X)
+        positive = self.calibrator_.transform(raw)
         return np.column_stack([1.0 - positive, positive])
 
     def predict(self, X: pd.DataFrame) -> npt.NDArray[np.int64]:
@@ -302,7 +336,14 @@ def as_frame(X: Any) -> pd.DataFrame:
     """``X`` as a DataFrame (a 2-D array gets columns x0, x1, ...), as every estimator takes."""
     if isinstance(X, pd.DataFrame):
         return X
+    if hasattr(X, "tocsr"):  # scipy.sparse, without importing scipy for the check
+        raise TypeError("sparse input is not supported: pass a dense array or a DataFrame")
     array = np.asarray(X)
+    if np.iscomplexobj(array):
+        raise ValueError("Complex data not supported")
     if array.ndim != 2:
-        raise ValueError(f"X must be two-dimensional, got shape {array.shape}")
+        raise ValueError(
+            f"X must be two-dimensional, got shape {array.shape}. Reshape your data: "
+            "X.reshape(1, -1) for one row, X.reshape(-1, 1) for one feature"
+        )
     return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])

@@ -63,9 +63,11 @@ def reason_codes(
     else:
         key = -np.abs(values)
         eligible = values != 0
+    eligible &= np.isfinite(values)  # a model may leave a feature it could not use as NaN
     # Stable sort: among equal contributions the feature listed first in the model wins.
     order = np.argsort(key, axis=1, kind="stable")[:, :top]
-    rows, ranks = np.indices(order.shape)
+    grid = np.indices(order.shape)
+    rows, ranks = grid[0], grid[1]
     keep = eligible[rows, order]
     row_at, col_at, rank_at = rows[keep], order[keep], ranks[keep] + 1
     names = np.asarray(contrib.columns, dtype=object)
