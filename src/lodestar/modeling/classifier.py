@@ -38,6 +38,9 @@ Imbalance = Literal["none", "sqrt", "balanced"]
 #: ``refit="auto"`` refits only up to this many rows: past it the refit doubles the training time
 #: (1M x 50 rows) for a few percent more data.
 REFIT_MAX_ROWS = 200_000
+#: From this many rows at once, scoring compiles the trees to native code (once per model and
+#: process, cached on disk by the model's hash): 3-4x LightGBM's own predict, identical scores.
+COMPILE_MIN_ROWS = 20_000
 
 #: Tree shapes ``tune=True`` tries, most likely first (a time budget may stop the list early).
 #: Chosen to span what cross-validation preferred on bank marketing, credit risk and churn data:
@@ -243,6 +246,9 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
         self.booster_ = booster
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.array(frame.columns, dtype=object)
+        self.categorical_features_ = [
+            str(c) for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)
+        ]
         self.n_features_in_ = frame.shape[1]
         self.n_trees_ = booster.num_trees()
         # TreeSHAP's base value is the same for every row: read it off one.
@@ -309,8 +315,47 @@ class GradientBoostedClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: pd.DataFrame) -> npt.NDArray[np.float64]:
         """Raw score (log-odds of the weighted model) of each row: what the trees add up to."""
         frame = self._frame(X)  # first: it says "not fitted" before booster_ is looked up
+        scorer = self._scorer(len(frame))
+        if scorer is not None:
+            return scorer.predict_raw(np.column_stack(scorer.columns(frame)))
         raw = self.booster_.predict(frame, raw_score=True, num_iteration=self._trees())
         return np.asarray(raw, dtype=np.float64)
+
+    def _scorer(self, rows: int) -> Any:
+        """The compiled trees, built at the first batch of ``COMPILE_MIN_ROWS`` rows; None for
+        smaller batches before that, or when no compiler is at hand (LightGBM scores then)."""
+        cached = self.__dict__.get("_compiled")
+        if cached is not None:
+            return cached or None
+        if rows < COMPILE_MIN_ROWS:
+            return None
+        from lodestar.modeling.compiled_scoring import CompiledModel
+
+        model = CompiledModel.from_booster(
+            self.booster_, list(self.feature_names_in_), num_iteration=self._trees()
+        )
+        self.__dict__["_compiled"] = model if model.compiled else False
+        return model if model.compiled else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled library is a handle into this process: rebuilt (from the disk cache) after
+        # unpickling rather than saved.
+        state = dict(super().__getstate__())
+        state.pop("_compiled", None)
+        return state
+
+    def predict_one(self, values: dict[str, Any]) -> float:
+        """The calibrated probability of one customer given as ``{feature: value}`` (categories
+        as their text, missing as None): the in-process path for real-time decisions."""
+        scorer = self._scorer(COMPILE_MIN_ROWS)
+        if scorer is None:
+            frame = pd.DataFrame([{name: values.get(name) for name in self.feature_names_in_}])
+            for name in getattr(self, "categorical_features_", []):
+                frame[name] = frame[name].astype("string").astype("category")
+            return float(self.predict_proba(frame)[0, 1])
+        probability = min(max(scorer.predict_row(scorer.encode_row(values)), 1e-300), 1 - 1e-16)
+        raw = np.log(probability / (1.0 - probability))
+        return float(self.calibrator_.transform(np.array([raw]))[0])
 
     def predict_proba(self, X: pd.DataFrame) -> npt.NDArray[np.float64]:
         """Calibrated probabilities of class 0 and class 1, one row per row of ``X``."""
