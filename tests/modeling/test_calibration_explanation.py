@@ -205,3 +205,46 @@ def test_sklearn_estimator_checks_on_numeric_input() -> None:
     }
     unexpected = [r for r in failed if r["check_name"] not in allowed]
     assert not unexpected, [(r["check_name"], str(r["exception"])[:150]) for r in unexpected]
+
+
+# -- calendar features ------------------------------------------------------------------------
+def campaign_days(n: int = 6000, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
+    """Response driven by the date (a month-name column and a day-of-month column)."""
+    rng = np.random.default_rng(seed)
+    month = rng.integers(1, 13, n)
+    day = rng.integers(1, 32, n).astype(float)
+    names = np.array(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                      "nov", "dec"])  # fmt: skip
+    day_of_year = (month - 1) * 31 + day
+    hot = (day_of_year > 100) & (day_of_year < 160)  # one campaign window across three months
+    y = (rng.random(n) < np.where(hot, 0.5, 0.02)).astype(np.int64)
+    X = pd.DataFrame({"month": pd.Categorical(names[month - 1]), "day": day,
+                      "age": rng.integers(18, 90, n).astype(float)})  # fmt: skip
+    return X, y
+
+
+def test_calendar_columns_are_found_by_value_and_explained_in_source_columns() -> None:
+    from lodestar.modeling.classifier import calendar_features
+
+    X, y = campaign_days()
+    assert calendar_features(X) == {"month_day_day_of_year": ("month", "day")}
+    assert calendar_features(X.drop(columns="day")) == {"month_number": ("month",)}
+    assert calendar_features(X.assign(month=X["month"].cat.rename_categories(str.upper))) != {}
+    other = X.assign(month=pd.Categorical(np.where(X["day"] > 15, "may", "gold")))
+    assert calendar_features(other) == {}  # not every category is a month
+    model = GradientBoostedClassifier(**FAST).fit(X.iloc[:5000], y[:5000])
+    assert list(model.derived_) == ["month_day_day_of_year"]
+    assert model.booster_.num_feature() == 4 and model.n_features_in_ == 3
+    test = X.iloc[5000:]
+    contrib = model.contributions(test)
+    assert list(contrib.columns) == ["month", "day", "age"]
+    assert np.allclose(contrib.sum(axis=1) + model.expected_value_, model.decision_function(test))
+    assert model.feature_importances_.shape == (3,)
+    assert model.feature_importances_.sum() == pytest.approx(
+        model.booster_.feature_importance("gain").sum()
+    )
+    plain = GradientBoostedClassifier(calendar=False, **FAST).fit(X.iloc[:5000], y[:5000])
+    assert plain.derived_ == {}
+    auc = metrics.roc_auc(y[5000:], model.predict_proba(test)[:, 1])
+    assert auc > 0.85
+    assert plain.booster_.num_feature() == 3

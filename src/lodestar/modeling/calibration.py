@@ -9,8 +9,9 @@ marketer can read "0.12" as "about 12 in 100 such customers".
 Two methods:
 
 - ``"isotonic"``: the best non-decreasing step function (pool-adjacent-violators), made
-  *centred* and strictly increasing: each pooled block's rate is placed at the block's mean score
-  and scores in between are interpolated, so two customers the model tells apart are never given
+  *centred* and strictly increasing: each pooled block's rate (shrunk a little towards the Platt
+  fit, so a small block never says 0 or 1) is placed at the block's mean score and scores in
+  between are interpolated, so two customers the model tells apart are never given
   the same probability and the ranking (AUC, lift) is exactly the model's own. Needs enough rows:
   it is the default from :data:`ISOTONIC_MIN_ROWS` calibration rows of each class combined.
 - ``"sigmoid"``: Platt scaling, ``p = 1 / (1 + exp(-(a * score + b)))`` with ``a > 0``; two
@@ -42,6 +43,9 @@ ISOTONIC_MIN_ROWS = 1000
 #: Weight of the strictly increasing logistic term mixed into the isotonic map: far below any
 #: difference a reader sees, large enough that ties in the step function are broken by score.
 _TIE_BREAK = 1e-6
+#: Each isotonic block's rate is shrunk towards the Platt fit as if that fit had this many rows
+#: in the block: a block of 40 customers with no responder says "rare", not "never" (0.0).
+_SHRINK_ROWS = 20.0
 
 
 class ScoreCalibrator:
@@ -71,11 +75,16 @@ class ScoreCalibrator:
             method = "isotonic" if raw.size >= self.isotonic_min_rows else "sigmoid"
         self.method_ = method
         self.rows_ = int(raw.size)
-        if method == "isotonic":
-            self.knots_, self.rates_ = _centred_isotonic(raw, labels)
         if method in ("isotonic", "sigmoid"):
-            # The isotonic map also needs the logistic fit: it breaks its ties (see _TIE_BREAK).
+            # The isotonic map also needs the logistic fit: it breaks its ties (see _TIE_BREAK)
+            # and steadies blocks with few rows (see _SHRINK_ROWS).
             self.slope_, self.intercept_ = _platt(raw, labels)
+        if method == "isotonic":
+            knots, rates, counts = _centred_isotonic(raw, labels)
+            prior = _expit(self.slope_ * knots + self.intercept_)
+            shrunk = (rates * counts + _SHRINK_ROWS * prior) / (counts + _SHRINK_ROWS)
+            # Shrinking blocks by different amounts could undo the order: restore it.
+            self.knots_, self.rates_ = knots, np.maximum.accumulate(shrunk)
         return self
 
     def transform(self, score: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -119,8 +128,9 @@ def _platt(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.float64]) -> tup
 
 def _centred_isotonic(
     raw: npt.NDArray[np.float64], labels: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Knots (mean score of each pooled block) and rates of a centred isotonic regression."""
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Knots (mean score of each pooled block), rates and row counts of a centred isotonic
+    regression."""
     from sklearn.isotonic import IsotonicRegression
 
     order = np.argsort(raw, kind="stable")
@@ -134,4 +144,5 @@ def _centred_isotonic(
     if knots.size == 1:  # one block: the map is flat, the logistic term alone orders scores
         knots = np.array([knots[0] - 1.0, knots[0] + 1.0])
         rates = np.repeat(rates, 2)
-    return knots, rates
+        counts = np.repeat(counts / 2, 2)
+    return knots, rates, counts.astype(np.float64)
