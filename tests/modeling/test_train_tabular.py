@@ -298,7 +298,7 @@ def test_cli_train_list_show(csv_file: Path, tmp_path: Path) -> None:
     assert shown.exit_code == 0 and "bought" in shown.stdout and "noise" in shown.stdout
     promoted = runner.invoke(app, ["model", "promote", "churn-v1", "--reason", "first", "-w",
                                    str(ws_path)])  # fmt: skip
-    assert promoted.exit_code == 0 and "champion" in promoted.stdout
+    assert promoted.exit_code == 0 and "冠军模型" in promoted.stdout  # zh-CN by default
     assert "champion" in runner.invoke(app, ["model", "list", "-w", str(ws_path)]).stdout
     with Workspace.open(ws_path) as ws:
         actions = [(e["action"], e["entity_id"]) for e in ws.ops.audit_entries(5)]

@@ -4,12 +4,14 @@ score and report models (docs/models.md)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from lodestar.cli.main import WorkspaceOption, app, console, open_workspace
+from lodestar.cli.main import WorkspaceOption, app, console, locale, open_workspace
+from lodestar.i18n import t
 
 model = typer.Typer(
     help="Models: train, evaluate, list, show, promote, score, report (docs/models.md).",
@@ -93,9 +95,11 @@ def train(
         from lodestar.modeling.registry import model_kind
 
         model_kind(kind)  # an unknown kind fails before the file is read
+        loc = locale(ws)
         if not json_:
-            where = data if data is not None else "the workspace"
-            console(stderr=True).print(f"training a {kind} model on {where} …", markup=False)
+            where = data if data is not None else t("model.workspace", loc)
+            console(stderr=True).print(t("model.training", loc, kind=kind, where=where),
+                                       markup=False)  # fmt: skip
         result = ws.train_model(kind, data, target, exclude=exclude or (), test_size=test_size,
                                 seed=seed, positive=positive, treatment=treatment,
                                 campaign=campaign, horizon_days=horizon)  # fmt: skip
@@ -104,38 +108,29 @@ def train(
             typer.echo(json.dumps(summary, ensure_ascii=False))
             return
         out = console()
-        trees = f", {summary['trees']} trees" if "trees" in summary else ""
-        out.print(
-            f"{result.model_id}: {result.rows_train:,} rows trained, {result.rows_test:,} held "
-            f"out{trees} in {result.train_seconds:.1f} s",
-            markup=False,
-        )
-        _print_metrics(result.metrics)
+        trees = t("model.trees", loc, n=summary["trees"]) if "trees" in summary else ""
+        out.print(t("model.trained", loc, model_id=result.model_id, train=result.rows_train,
+                    test=result.rows_test, trees=trees, seconds=result.train_seconds),
+                  markup=False)  # fmt: skip
+        _print_metrics(result.metrics, t("model.heldout", loc), loc)
         for column, why in result.data.dropped.items():
-            out.print(f"left out {column}: {why}", markup=False)
+            out.print(t("model.left_out", loc, column=column, why=why), markup=False)
         if result.data.rows_without_target:
-            out.print(f"{result.data.rows_without_target:,} rows without a target were skipped",
-                      markup=False)  # fmt: skip
+            out.print(t("model.skipped", loc, n=result.data.rows_without_target), markup=False)
 
 
-def _print_metrics(metrics: dict[str, float], title: str = "held-out evaluation") -> None:
+def _print_metrics(metrics: dict[str, float], title: str, loc: str) -> None:
     from rich.table import Table
 
-    labels = {
-        "auc": "AUC",
-        "gini": "Gini",
-        "ks": "KS",
-        "lift_top_decile": "lift, top 10%",
-        "capture_top_20": "positives in top 20%",
-        "positive_rate": "positive rate",
-        "brier": "Brier score",
-    }
     table = Table(title=title, title_justify="left")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column(t("model.metric.metric", loc))
+    table.add_column(t("model.metric.value", loc), justify="right")
     for key, value in metrics.items():
+        if value is None or math.isnan(value):  # not defined for this outcome
+            continue
         shown = f"{value:.1%}" if key in ("capture_top_20", "positive_rate") else f"{value:.3f}"
-        table.add_row(labels.get(key, key), shown)
+        label = t(f"model.metric.{key}", loc)
+        table.add_row(key if label.startswith("model.metric.") else label, shown)
     console().print(table)
 
 
@@ -154,7 +149,7 @@ def list_(
             typer.echo(json.dumps([asdict(r) for r in records], ensure_ascii=False))
             return
         if not records:
-            console().print("no models yet: train one with lodestar model train", markup=False)
+            console().print(t("model.none", locale(ws)), markup=False)
             return
         from rich.table import Table
 
@@ -211,7 +206,7 @@ def show(
         params = ", ".join(f"{k}={v}" for k, v in record.parameters.items())
         out.print(f"parameters: {params}", markup=False)
         out.print(f"training time: {record.train_seconds:.1f} s", markup=False)
-        _print_metrics(record.metrics)
+        _print_metrics(record.metrics, t("model.heldout", locale(ws)), locale(ws))
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -229,8 +224,9 @@ def promote(
     """Make MODEL_ID the champion of its kind: scoring by kind and decisioning use it."""
     with open_workspace(workspace) as ws:
         replaced = ws.promote_model(model_id, reason=reason)
-        note = f" (replaces {replaced})" if replaced and replaced != model_id else ""
-        console().print(f"{model_id} is now the champion{note}", markup=False)
+        loc = locale(ws)
+        note = t("model.replaces", loc, old=replaced) if replaced and replaced != model_id else ""
+        console().print(t("model.promoted", loc, model_id=model_id) + note, markup=False)
 
 
 def _write_table(frame: Any, out: Path) -> None:
@@ -247,7 +243,7 @@ def _write_table(frame: Any, out: Path) -> None:
         raise ConfigError(f"{out}: unknown output type '{suffix}'", hint="use .csv or .parquet")
 
 
-def _show_frame(frame: Any, limit: int = 15) -> None:
+def _show_frame(frame: Any, limit: int = 15, loc: str = "en") -> None:
     from rich.table import Table
 
     table = Table()
@@ -257,8 +253,7 @@ def _show_frame(frame: Any, limit: int = 15) -> None:
         table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
     console().print(table)
     if len(frame) > limit:
-        console().print(f"… {len(frame) - limit:,} more rows (write them all with --out)",
-                        markup=False)  # fmt: skip
+        console().print(t("model.more_rows", loc, n=len(frame) - limit), markup=False)
 
 
 DataOption = Annotated[
@@ -312,7 +307,7 @@ def score(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Score rows with MODEL: probabilities (and points, bands, reasons), uplift, or products."""
-    from lodestar.cli.main import locale, progress_bar
+    from lodestar.cli.main import progress_bar
     from lodestar.modeling.scoring import PrescreenPolicy
 
     with open_workspace(workspace) as ws:
@@ -344,15 +339,16 @@ def score(
                 summary["scores"] = json.loads(frame.head(1000).to_json(orient="records"))
             typer.echo(json.dumps(summary, ensure_ascii=False))
             return
+        loc = locale(ws)
         console(stderr=True).print(
-            f"{outcome.model_id}: {len(frame):,} rows scored in {outcome.seconds:.2f} s"
-            + (f", written to {out}" if out else ""),
+            t("model.scored", loc, model_id=outcome.model_id, rows=len(frame),
+              seconds=outcome.seconds) + (t("model.written", loc, out=out) if out else ""),
             markup=False,
-        )
+        )  # fmt: skip
         if "declined" in summary:
-            console().print(f"pre-screen: {summary['declined']:,} of {len(frame):,} declined",
-                            markup=False)  # fmt: skip
-        _show_frame(frame)
+            console().print(t("model.prescreen", loc, declined=summary["declined"],
+                              rows=len(frame)), markup=False)  # fmt: skip
+        _show_frame(frame, loc=loc)
 
 
 @model.command("watchlist")
@@ -388,7 +384,7 @@ def watchlist(
         if json_:
             typer.echo(listed.to_json(orient="records", force_ascii=False))
             return
-        _show_frame(listed, limit=top or 50)
+        _show_frame(listed, limit=top or 50, loc=locale(ws))
 
 
 @model.command("terms")
@@ -419,7 +415,6 @@ def terms(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Credit limit and rate per row from a scorecard's points, income and existing debt."""
-    from lodestar.cli.main import locale
 
     with open_workspace(workspace) as ws:
         frame = ws.credit_terms(model_ref, data, income=income, debt=debt, policy=policy,
@@ -431,10 +426,12 @@ def terms(
             return
         shown = [c for c in frame.columns if c not in ("explanation",)
                  and not c.startswith("reason_")]  # fmt: skip
-        _show_frame(frame[shown])
-        declined = int(frame["declined"].sum())
-        console().print(f"{declined:,} of {len(frame):,} declined; mean limit of the approved "
-                        f"{frame.loc[~frame['declined'], 'limit'].mean():,.0f}", markup=False)  # fmt: skip
+        loc = locale(ws)
+        _show_frame(frame[shown], loc=loc)
+        approved = frame.loc[~frame["declined"], "limit"]
+        console().print(t("model.terms", loc, declined=int(frame["declined"].sum()),
+                          rows=len(frame), limit=approved.mean() if len(approved) else 0.0),
+                        markup=False)  # fmt: skip
         if "explanation" in frame.columns:
             for i, text in enumerate(frame["explanation"].head(explain)):
                 console().print(f"[{i}] {text}", markup=False)
@@ -455,7 +452,6 @@ def evaluate(
 
     Exits with 2 when an alert (not a warning) is raised, so schedulers can react.
     """
-    from lodestar.cli.main import locale
 
     with open_workspace(workspace) as ws:
         result = ws.assess_model(model_ref, data)
@@ -467,21 +463,21 @@ def evaluate(
             typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         else:
             out = console()
-            out.print(f"{result.model_id}: {result.rows:,} rows assessed, status {status}",
-                      markup=False)  # fmt: skip
+            out.print(t("model.assessed", loc, model_id=result.model_id, rows=result.rows,
+                        status=status), markup=False)  # fmt: skip
             if result.metrics:
-                _print_metrics(result.metrics, "on the new outcomes")
+                _print_metrics(result.metrics, t("model.new_outcomes", loc), loc)
             if result.monitoring is not None:
                 m = result.monitoring
-                drop = f", AUC drop {m.auc_drop:+.3f}" if m.auc_drop is not None else ""
-                out.print(f"score PSI {m.score_psi.value:.3f}{drop}", markup=False)
+                drop = t("model.auc_drop", loc, drop=m.auc_drop) if m.auc_drop is not None else ""
+                out.print(t("model.psi", loc, psi=m.score_psi.value, drop=drop), markup=False)
                 worst = sorted(m.feature_csi.items(), key=lambda kv: -kv[1].value)[:5]
                 for name, table in worst:
                     out.print(f"  CSI {name}: {table.value:.3f}", markup=False)
                 for alert in m.alerts:
                     out.print(f"[{alert.level}] {alert.message(loc)}", markup=False)
             if report is not None:
-                out.print(f"report: {report}", markup=False)
+                out.print(t("model.report", loc, path=report), markup=False)
         if status == "alert":
             raise typer.Exit(2)
 
@@ -496,7 +492,6 @@ def report_(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Write MODEL's HTML report: gains, ROC, KS, lift, calibration or Qini curves, importance."""
-    from lodestar.cli.main import locale
 
     with open_workspace(workspace) as ws:
         path = ws.model_report(model_ref, out, locale=locale(ws))
@@ -541,7 +536,7 @@ def build(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Train every kind from the workspace, promote each, and score all customers."""
-    from lodestar.cli.main import locale, progress_bar
+    from lodestar.cli.main import progress_bar
 
     with open_workspace(workspace) as ws:
         with progress_bar(locale(ws)) as progress:
@@ -552,8 +547,8 @@ def build(
                                    "seconds": round(outcome.seconds, 1)}, ensure_ascii=False))  # fmt: skip
             return
         print_portfolio(outcome.trained, locale(ws))
-        console().print(f"{outcome.customers_scored:,} customers scored into profile_scores in "
-                        f"{outcome.seconds:.0f} s", markup=False)  # fmt: skip
+        console().print(t("model.built", locale(ws), n=outcome.customers_scored,
+                          seconds=outcome.seconds), markup=False)  # fmt: skip
 
 
 def print_portfolio(trained: dict[str, Any], loc: str = "en") -> None:
