@@ -383,7 +383,7 @@ def test_averaged_learner_is_the_mean_of_its_members(multi: dict) -> None:
     (X, y, arm, _), (X_test, *_) = multi["binary"]
     s, t = SLearner(n_estimators=30), TLearner(n_estimators=30)
     both = AveragedLearner((clone(s), clone(t))).fit(X, y, arm)
-    expected = (s.fit(X, y, arm).predict_uplift(X_test) + t.fit(X, y, arm).predict_uplift(X_test))
+    expected = s.fit(X, y, arm).predict_uplift(X_test) + t.fit(X, y, arm).predict_uplift(X_test)
     np.testing.assert_allclose(both.predict_uplift(X_test), expected / 2)
     assert set(both.best_treatment(X_test)["treatment"]) <= {"Control", "email", "sms"}
 

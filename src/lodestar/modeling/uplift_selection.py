@@ -1,19 +1,35 @@
-"""``UpliftModel``: the uplift learner chosen by cross-validated Qini on the training rows.
+"""``UpliftModel``: the uplift learner chosen by cross-validation on the training rows.
 
 Which meta-learner ranks best depends on the campaign: the S-learner shrinks small effects
 towards zero and wins when they are small (Hillstrom's e-mail), the X- and DR-learners win
 when the arms are unbalanced or the effect is large and structured. So rather than guess,
-:class:`UpliftModel` scores each candidate on ``cv`` folds of the training rows (stratified by
-arm and outcome, so every fold has every arm and both outcome values), keeps the one with the
-best mean Qini coefficient (the mean over treatments when there are several, each against
-control on the held-out rows of its arm and the control arm) and refits it on all the rows.
-The held-out data is never seen. Each learner is tried at each tree size in ``leaves_grid``
-(LightGBM's ``num_leaves``): small trees shrink small effects less into noise, and on
-Hillstrom's training folds 7 leaves beat 15 for the S-learner on both visit and spend; which
-size wins is again the data's call. Candidates are named ``"S/7"``, ``"DR/15"`` and so on.
+:class:`UpliftModel` scores each candidate on ``cv`` folds of the training rows, ``cv_repeats``
+times with fresh shuffles (stratified by arm and outcome, so every fold has every arm and both
+outcome values), and refits the best on all the rows. The held-out data is never seen.
+
+- **Criterion**: on each fold every candidate is ranked by its Qini coefficient and by its
+  uplift in the top 30% (each the mean over treatments, against control on the held-out rows
+  of that arm and the control arm); the winner has the best mean rank over folds and both
+  metrics. A campaign is judged on both (how well the whole ranking sorts, and what the top
+  slice a budget reaches gains), and a mean of ranks is not dominated by one noisy fold the
+  way a mean of raw scores is (on revenue, one large purchase can swing a fold's Qini).
+- **Candidates**: each learner at each tree size in ``leaves_grid`` (LightGBM's
+  ``num_leaves``; small trees shrink small effects less into noise), named ``"S/7"``,
+  ``"DR/15"`` and so on, and each of ``ensembles`` at each size: ``"S+DR/7"`` averages the
+  S- and DR-learners' effects (:class:`AveragedLearner`). An average of a learner that
+  shrinks (S) and one that does not (DR) often ranks better than either. An ensemble is a
+  candidate only when all its members are among ``learners``; its members' fold fits are
+  shared with theirs, so it costs no extra fitting in the cross-validation.
+- **Winsorizing** (``outcome="continuous"``): revenue is mostly zeros with a heavy tail, and a
+  handful of large amounts dominate both the fits and the fold scores. ``clip_quantile``
+  (default 0.995) caps magnitudes at that quantile of the training rows' non-zero outcomes
+  before anything is fitted or scored (``clip_`` holds the cap; ``None`` turns it off). The
+  predicted effects are then effects on the capped amount: slightly conservative for the
+  largest spenders, a large cut in variance for everyone.
 
 Same ``fit(X, y, treatment)`` / ``predict_uplift`` / ``best_treatment`` as the learners of
-:mod:`lodestar.modeling.uplift`; ``cv_scores_`` holds each candidate's fold scores,
+:mod:`lodestar.modeling.uplift`; ``cv_scores_`` holds each candidate's fold Qini,
+``cv_uplift_at_30_`` its fold uplift@30%, ``cv_rank_`` its mean rank (higher is better),
 ``learner_name_`` the winner and ``learner_`` the refitted winner.
 
 >>> import numpy as np, pandas as pd
@@ -22,7 +38,7 @@ Same ``fit(X, y, treatment)`` / ``predict_uplift`` / ``best_treatment`` as the l
 >>> t = rng.integers(0, 2, size=3000)
 >>> y = (rng.random(3000) < 0.2 + 0.3 * t * (X["x0"] > 0)).astype(int)
 >>> model = UpliftModel(learners=("S", "T"), leaves_grid=(7,), n_estimators=30).fit(X, y, t)
->>> sorted(model.cv_scores_), model.learner_name_ in ("S/7", "T/7")
+>>> sorted(model.cv_rank_), model.learner_name_ in ("S/7", "T/7")
 (['S/7', 'T/7'], True)
 """
 
