@@ -27,6 +27,7 @@ import argparse
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +134,9 @@ class _CausalML:
 def peers(outcome: str) -> dict[str, Callable[[], Any]]:
     result: dict[str, Callable[[], Any]] = {}
     for kind in ("S", "T"):
-        result[f"scikit-uplift {kind}"] = lambda kind=kind: _Sklift(kind, outcome)
+        result[f"scikit-uplift {kind}"] = partial(_Sklift, kind, outcome)
     for kind in ("S", "T", "X", "DR"):
-        result[f"causalml {kind}"] = lambda kind=kind: _CausalML(kind, outcome)
+        result[f"causalml {kind}"] = partial(_CausalML, kind, outcome)
     return result
 
 
