@@ -344,23 +344,56 @@ def test_multi_treatment_contract_and_determinism(learner: type, multi: dict) ->
     np.testing.assert_array_equal(first, again)
 
 
-def test_uplift_model_picks_by_cross_validated_qini(multi: dict) -> None:
+def test_uplift_model_picks_by_cross_validated_rank(multi: dict) -> None:
     from lodestar.modeling.uplift_selection import UpliftModel
 
     (X, y, arm, _), (X_test, *_) = multi["continuous"]
     model = UpliftModel(
-        outcome="continuous", learners=("S", "T"), leaves_grid=(7,), cv=2, n_estimators=40
-    )
+        outcome="continuous", learners=("S", "T"), ensembles=("S+T",), leaves_grid=(7,), cv=2,
+        n_estimators=40,
+    )  # fmt: skip
     assert clone(model).get_params() == model.get_params()
     model.fit(X, y, arm)
-    assert set(model.cv_scores_) == {"S/7", "T/7"}
-    assert all(len(scores) == 2 for scores in model.cv_scores_.values())
-    best = max(model.cv_scores_, key=lambda n: np.mean(model.cv_scores_[n]))
-    assert model.learner_name_ == best
+    assert set(model.cv_scores_) == set(model.cv_rank_) == {"S/7", "T/7", "S+T/7"}
+    # 2 folds x 2 repeats, each scored on Qini and uplift@30%
+    assert all(len(scores) == 4 for scores in model.cv_scores_.values())
+    assert all(len(scores) == 4 for scores in model.cv_uplift_at_30_.values())
+    assert model.learner_name_ == max(model.cv_rank_, key=lambda n: model.cv_rank_[n])
+    assert sum(model.cv_rank_.values()) == pytest.approx(6.0)  # ranks 1..3 averaged
+    assert model.clip_ is not None and model.clip_ <= np.abs(y).max()
     assert list(model.treatments_) == ["email", "sms"]
     assert model.predict_uplift(X_test).shape == (len(X_test), 2)
     assert set(model.best_treatment(X_test)["treatment"]) <= {"Control", "email", "sms"}
     with pytest.raises(ValueError, match="unknown learner 'Q'"):
         UpliftModel(learners=("Q",)).fit(X, y, arm)
+    with pytest.raises(ValueError, match="unknown learner 'Q'"):
+        UpliftModel(ensembles=("S+Q",)).fit(X, y, arm)
     with pytest.raises(ValueError, match="cv must be an integer >= 2"):
         UpliftModel(cv=1).fit(X, y, arm)
+    with pytest.raises(ValueError, match="cv_repeats must be an integer >= 1"):
+        UpliftModel(cv_repeats=0).fit(X, y, arm)
+    with pytest.raises(ValueError, match="clip_quantile must be None or in"):
+        UpliftModel(clip_quantile=1.5).fit(X, y, arm)
+
+
+def test_averaged_learner_is_the_mean_of_its_members(multi: dict) -> None:
+    from lodestar.modeling.uplift import SLearner, TLearner
+    from lodestar.modeling.uplift_selection import AveragedLearner
+
+    (X, y, arm, _), (X_test, *_) = multi["binary"]
+    s, t = SLearner(n_estimators=30), TLearner(n_estimators=30)
+    both = AveragedLearner((clone(s), clone(t))).fit(X, y, arm)
+    expected = s.fit(X, y, arm).predict_uplift(X_test) + t.fit(X, y, arm).predict_uplift(X_test)
+    np.testing.assert_allclose(both.predict_uplift(X_test), expected / 2)
+    assert set(both.best_treatment(X_test)["treatment"]) <= {"Control", "email", "sms"}
+
+
+def test_winsorized_caps_magnitudes_at_the_non_zero_quantile() -> None:
+    from lodestar.modeling.uplift_selection import winsorized
+
+    y = np.array([0.0, 0.0, 1.0, 2.0, 3.0, 100.0, -50.0])
+    capped, cap = winsorized(y, 0.8)
+    assert cap == pytest.approx(np.quantile([1, 2, 3, 100, 50], 0.8))
+    np.testing.assert_allclose(capped, np.clip(y, -cap, cap))
+    assert winsorized(y, None) == (y, None)
+    assert winsorized(np.zeros(3), 0.9)[1] is None

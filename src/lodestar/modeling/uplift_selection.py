@@ -1,19 +1,35 @@
-"""``UpliftModel``: the uplift learner chosen by cross-validated Qini on the training rows.
+"""``UpliftModel``: the uplift learner chosen by cross-validation on the training rows.
 
 Which meta-learner ranks best depends on the campaign: the S-learner shrinks small effects
 towards zero and wins when they are small (Hillstrom's e-mail), the X- and DR-learners win
 when the arms are unbalanced or the effect is large and structured. So rather than guess,
-:class:`UpliftModel` scores each candidate on ``cv`` folds of the training rows (stratified by
-arm and outcome, so every fold has every arm and both outcome values), keeps the one with the
-best mean Qini coefficient (the mean over treatments when there are several, each against
-control on the held-out rows of its arm and the control arm) and refits it on all the rows.
-The held-out data is never seen. Each learner is tried at each tree size in ``leaves_grid``
-(LightGBM's ``num_leaves``): small trees shrink small effects less into noise, and on
-Hillstrom's training folds 7 leaves beat 15 for the S-learner on both visit and spend; which
-size wins is again the data's call. Candidates are named ``"S/7"``, ``"DR/15"`` and so on.
+:class:`UpliftModel` scores each candidate on ``cv`` folds of the training rows, ``cv_repeats``
+times with fresh shuffles (stratified by arm and outcome, so every fold has every arm and both
+outcome values), and refits the best on all the rows. The held-out data is never seen.
+
+- **Criterion**: on each fold every candidate is ranked by its Qini coefficient and by its
+  uplift in the top 30% (each the mean over treatments, against control on the held-out rows
+  of that arm and the control arm); the winner has the best mean rank over folds and both
+  metrics. A campaign is judged on both (how well the whole ranking sorts, and what the top
+  slice a budget reaches gains), and a mean of ranks is not dominated by one noisy fold the
+  way a mean of raw scores is (on revenue, one large purchase can swing a fold's Qini).
+- **Candidates**: each learner at each tree size in ``leaves_grid`` (LightGBM's
+  ``num_leaves``; small trees shrink small effects less into noise), named ``"S/7"``,
+  ``"DR/15"`` and so on, and each of ``ensembles`` at each size: ``"S+DR/7"`` averages the
+  S- and DR-learners' effects (:class:`AveragedLearner`). An average of a learner that
+  shrinks (S) and one that does not (DR) often ranks better than either. An ensemble is a
+  candidate only when all its members are among ``learners``; its members' fold fits are
+  shared with theirs, so it costs no extra fitting in the cross-validation.
+- **Winsorizing** (``outcome="continuous"``): revenue is mostly zeros with a heavy tail, and a
+  handful of large amounts dominate both the fits and the fold scores. ``clip_quantile``
+  (default 0.995) caps magnitudes at that quantile of the training rows' non-zero outcomes
+  before anything is fitted or scored (``clip_`` holds the cap; ``None`` turns it off). The
+  predicted effects are then effects on the capped amount: slightly conservative for the
+  largest spenders, a large cut in variance for everyone.
 
 Same ``fit(X, y, treatment)`` / ``predict_uplift`` / ``best_treatment`` as the learners of
-:mod:`lodestar.modeling.uplift`; ``cv_scores_`` holds each candidate's fold scores,
+:mod:`lodestar.modeling.uplift`; ``cv_scores_`` holds each candidate's fold Qini,
+``cv_uplift_at_30_`` its fold uplift@30%, ``cv_rank_`` its mean rank (higher is better),
 ``learner_name_`` the winner and ``learner_`` the refitted winner.
 
 >>> import numpy as np, pandas as pd
@@ -22,7 +38,7 @@ Same ``fit(X, y, treatment)`` / ``predict_uplift`` / ``best_treatment`` as the l
 >>> t = rng.integers(0, 2, size=3000)
 >>> y = (rng.random(3000) < 0.2 + 0.3 * t * (X["x0"] > 0)).astype(int)
 >>> model = UpliftModel(learners=("S", "T"), leaves_grid=(7,), n_estimators=30).fit(X, y, t)
->>> sorted(model.cv_scores_), model.learner_name_ in ("S/7", "T/7")
+>>> sorted(model.cv_rank_), model.learner_name_ in ("S/7", "T/7")
 (['S/7', 'T/7'], True)
 """
 
@@ -35,7 +51,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from lodestar.modeling.uplift import DRLearner, Outcome, SLearner, TLearner, XLearner
+from lodestar.modeling.uplift import DRLearner, Outcome, SLearner, TLearner, XLearner, best_of
 from lodestar.modeling.uplift_arms import check_inputs
 
 FloatArray = npt.NDArray[np.float64]
@@ -67,9 +83,78 @@ def mean_qini(y: FloatArray, codes: npt.NDArray[np.int64], effects: FloatArray) 
     return float(np.mean(scores))
 
 
+def mean_uplift_at(
+    y: FloatArray, codes: npt.NDArray[np.int64], effects: FloatArray, fraction: float = 0.3
+) -> float:
+    """Mean over treatments of the uplift in the top ``fraction`` by each treatment's effect
+    column, on the rows of that treatment's arm and the control arm (NaN when a top slice
+    lacks a treated or a control row)."""
+    from lodestar.modeling.metrics import uplift_at
+
+    effects = effects.reshape(len(effects), -1)
+    scores = []
+    for j in range(1, effects.shape[1] + 1):
+        rows = (codes == 0) | (codes == j)
+        try:
+            scores.append(uplift_at(y[rows], (codes[rows] == j).astype(int),
+                                    effects[rows, j - 1], fraction))  # fmt: skip
+        except ValueError:
+            scores.append(float("nan"))
+    return float(np.mean(scores))
+
+
+def winsorized(outcomes: FloatArray, quantile: float | None) -> tuple[FloatArray, float | None]:
+    """Outcomes with magnitudes capped at the ``quantile`` of the non-zero magnitudes, and the
+    cap (``None``, outcomes unchanged, when ``quantile`` is ``None`` or nothing is non-zero)."""
+    nonzero = np.abs(outcomes[outcomes != 0])
+    if quantile is None or nonzero.size == 0:
+        return outcomes, None
+    cap = float(np.quantile(nonzero, quantile))
+    return np.clip(outcomes, -cap, cap), cap
+
+
+def _ranks(values: FloatArray) -> FloatArray:
+    """Ranks 1..n (n best; ties share the mean rank; NaN ranks lowest)."""
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(np.nan_to_num(values, nan=-np.inf)), dtype=np.float64)
+
+
+class AveragedLearner(BaseEstimator):
+    """The mean of several fitted uplift learners' effects (same arms, same features)."""
+
+    def __init__(self, members: tuple[Any, ...] = ()) -> None:
+        self.members = members
+
+    def fit(self, X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike) -> AveragedLearner:
+        """Fit every member on the same rows."""
+        for member in self.members:
+            member.fit(X, y, treatment)
+        first = self.members[0]
+        self.control_ = first.control_
+        self.treatments_ = first.treatments_
+        self.feature_names_in_ = first.feature_names_in_
+        self.n_features_in_ = first.n_features_in_
+        return self
+
+    def predict_uplift(self, X: Any) -> FloatArray:
+        """The members' mean effect: shape (n,) for one treatment, (n, k) for k."""
+        return np.mean([np.asarray(m.predict_uplift(X), dtype=np.float64)
+                        for m in self.members], axis=0)  # fmt: skip
+
+    def best_treatment(self, X: Any) -> pd.DataFrame:
+        """The best treatment per row by the mean effect (see ``SLearner.best_treatment``)."""
+        effects = self.predict_uplift(X)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return best_of(effects, self.treatments_, self.control_, index=index)
+
+
 class UpliftModel(BaseEstimator):
-    """The best of ``learners`` (names from :data:`LEARNERS`) by ``cv``-fold Qini on the
-    training rows, refitted on all of them. The LightGBM settings go to every candidate."""
+    """The best candidate by repeated, stratified ``cv``-fold cross-validation on the training
+    rows (mean rank on Qini and uplift@30%), refitted on all of them. Candidates: each of
+    ``learners`` (names from :data:`LEARNERS`) and each of ``ensembles`` ("S+DR": the mean of
+    the S- and DR-learners' effects) at each size in ``leaves_grid``. The LightGBM settings go
+    to every candidate. ``clip_quantile`` winsorizes continuous outcomes (see the module)."""
 
     def __init__(
         self,
@@ -77,7 +162,10 @@ class UpliftModel(BaseEstimator):
         outcome: Outcome = "binary",
         control: Any = None,
         learners: tuple[str, ...] = ("S", "T", "X", "DR"),
+        ensembles: tuple[str, ...] = ("S+DR",),
         cv: int = 3,
+        cv_repeats: int = 2,
+        clip_quantile: float | None = 0.995,
         n_estimators: int = 200,
         learning_rate: float = 0.05,
         leaves_grid: tuple[int, ...] = (7, 15),
@@ -89,7 +177,10 @@ class UpliftModel(BaseEstimator):
         self.outcome = outcome
         self.control = control
         self.learners = learners
+        self.ensembles = ensembles
         self.cv = cv
+        self.cv_repeats = cv_repeats
+        self.clip_quantile = clip_quantile
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.leaves_grid = leaves_grid
@@ -99,49 +190,93 @@ class UpliftModel(BaseEstimator):
         self.n_jobs = n_jobs
 
     def candidate(self, name: str) -> Any:
-        """An unfitted learner ``name`` ("S/7": the S-learner with 7 leaves) with this model's
-        other settings."""
-        kind, _, leaves = name.partition("/")
-        if kind not in LEARNERS:
-            raise ValueError(f"unknown learner {kind!r}; choose from {sorted(LEARNERS)}")
+        """An unfitted candidate ``name`` ("S/7": the S-learner with 7 leaves; "S+DR/7": the
+        mean of the S- and DR-learners with 7 leaves) with this model's other settings."""
+        kinds, _, leaves = name.partition("/")
+        members = kinds.split("+")
+        for kind in members:
+            if kind not in LEARNERS:
+                raise ValueError(f"unknown learner {kind!r}; choose from {sorted(LEARNERS)}")
         if not leaves.isdigit() or int(leaves) < 2:
             raise ValueError(f"candidate {name!r} needs a tree size of at least 2 leaves")
-        return LEARNERS[kind](
+        if len(members) > 1:
+            return AveragedLearner(tuple(self.candidate(f"{k}/{leaves}") for k in members))
+        return LEARNERS[kinds](
             outcome=self.outcome, control=self.control, n_estimators=self.n_estimators,
             learning_rate=self.learning_rate, num_leaves=int(leaves),
             min_child_samples=self.min_child_samples, reg_lambda=self.reg_lambda,
             random_state=self.random_state, n_jobs=self.n_jobs,
         )  # fmt: skip
 
-    def fit(self, X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike) -> UpliftModel:
-        """Score every candidate by cross-validated Qini, then refit the best on all rows."""
-        from sklearn.model_selection import StratifiedKFold
+    def _build(self, name: str, control: Any) -> Any:
+        learner = self.candidate(name)
+        for member in getattr(learner, "members", (learner,)):
+            member.set_params(control=control)
+        return learner
 
-        if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2:
-            raise ValueError(f"cv must be an integer >= 2, got {self.cv!r}")
-        names = [f"{kind}/{leaves}" for kind in dict.fromkeys(self.learners)
-                 for leaves in dict.fromkeys(self.leaves_grid)]  # fmt: skip
-        if not names:
+    def _check_settings(self) -> None:
+        for name in ("cv", "cv_repeats"):
+            value, least = getattr(self, name), 2 if name == "cv" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        q = self.clip_quantile
+        if q is not None and (isinstance(q, bool) or not isinstance(q, float | int)
+                              or not 0.5 <= q <= 1):  # fmt: skip
+            raise ValueError(f"clip_quantile must be None or in [0.5, 1], got {q!r}")
+
+    def fit(self, X: Any, y: npt.ArrayLike, treatment: npt.ArrayLike) -> UpliftModel:
+        """Score every candidate by repeated cross-validation, then refit the best on all rows."""
+        from sklearn.model_selection import RepeatedStratifiedKFold
+
+        self._check_settings()
+        leaves = list(dict.fromkeys(self.leaves_grid))
+        singles = [f"{kind}/{n}" for kind in dict.fromkeys(self.learners) for n in leaves]
+        if not singles:
             raise ValueError("learners and leaves_grid must each name at least one value")
-        for name in names:
+        for name in singles + [f"{kinds}/{leaves[0]}" for kinds in self.ensembles]:
             self.candidate(name)  # unknown names fail before any fitting
+        # an ensemble is a candidate when all its members are among ``learners``
+        averaged = [f"{kinds}/{n}" for kinds in dict.fromkeys(self.ensembles) for n in leaves
+                    if set(kinds.split("+")) <= set(self.learners)]  # fmt: skip
+        names = singles + averaged
         frame, outcomes, arms = check_inputs(X, y, treatment, self.outcome, self.control)
+        self.clip_ = None
+        if self.outcome == "continuous":
+            outcomes, self.clip_ = winsorized(outcomes, self.clip_quantile)
         labels = np.asarray(treatment.to_numpy(dtype=object) if isinstance(treatment, pd.Series)
                             else treatment, dtype=object)  # fmt: skip
-        splitter = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
+        splitter = RepeatedStratifiedKFold(
+            n_splits=self.cv, n_repeats=self.cv_repeats, random_state=self.random_state
+        )
         folds = list(splitter.split(frame, strata(outcomes, arms.codes)))
-        scores: dict[str, list[float]] = {}
-        for name in names:
-            scores[name] = []
-            for train, held in folds:
-                learner = self.candidate(name).set_params(control=arms.control)
+        # every single learner an ensemble needs is fitted once per fold, ensembles average them
+        members = [f"{kind}/{name.partition('/')[2]}" for name in averaged
+                   for kind in name.partition("/")[0].split("+")]  # fmt: skip
+        fitted = list(dict.fromkeys(singles + members))
+        qini: dict[str, list[float]] = {name: [] for name in names}
+        at_30: dict[str, list[float]] = {name: [] for name in names}
+        for train, held in folds:
+            effects: dict[str, FloatArray] = {}
+            for name in fitted:
+                learner = self._build(name, arms.control)
                 learner.fit(frame.iloc[train], outcomes[train], labels[train])
-                effects = learner.predict_uplift(frame.iloc[held])
-                scores[name].append(mean_qini(outcomes[held], arms.codes[held], effects))
-        self.cv_scores_ = scores
-        # ties go to the learner named first, so the order of ``learners`` is the preference
-        self.learner_name_ = max(names, key=lambda n: float(np.mean(scores[n])))
-        self.learner_ = self.candidate(self.learner_name_).set_params(control=arms.control)
+                effects[name] = np.asarray(learner.predict_uplift(frame.iloc[held]))
+            for name in averaged:
+                kinds, _, size = name.partition("/")
+                effects[name] = np.mean([effects[f"{k}/{size}"] for k in kinds.split("+")], axis=0)
+            y_held, codes_held = outcomes[held], arms.codes[held]
+            for name in names:
+                qini[name].append(mean_qini(y_held, codes_held, effects[name]))
+                at_30[name].append(mean_uplift_at(y_held, codes_held, effects[name]))
+        # per fold, rank the candidates on each metric (n = best), then average the ranks
+        ranks = np.mean([_ranks(np.array([scores[n][f] for n in names]))
+                         for scores in (qini, at_30) for f in range(len(folds))], axis=0)  # fmt: skip
+        self.cv_scores_ = qini
+        self.cv_uplift_at_30_ = at_30
+        self.cv_rank_ = {name: float(r) for name, r in zip(names, ranks, strict=True)}
+        # ties go to the candidate named first, so the order of ``learners`` is the preference
+        self.learner_name_ = max(names, key=lambda n: self.cv_rank_[n])
+        self.learner_ = self._build(self.learner_name_, arms.control)
         self.learner_.fit(frame, outcomes, labels)
         self.control_ = self.learner_.control_
         self.treatments_ = self.learner_.treatments_
@@ -167,4 +302,12 @@ class UpliftModel(BaseEstimator):
         return result
 
 
-__all__ = ["LEARNERS", "UpliftModel", "mean_qini", "strata"]
+__all__ = [
+    "LEARNERS",
+    "AveragedLearner",
+    "UpliftModel",
+    "mean_qini",
+    "mean_uplift_at",
+    "strata",
+    "winsorized",
+]
