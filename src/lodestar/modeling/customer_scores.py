@@ -89,6 +89,8 @@ def _quick(kind: str) -> dict[str, Any] | None:
         return dict(QUICK)
     if kind == "nbp":
         return {"learning_rate": 0.1, "n_estimators": 300, "early_stopping_rounds": 30}
+    if kind == "uplift":
+        return {"cv_repeats": 1}
     return None
 
 
