@@ -972,7 +972,8 @@ class Workspace:
         known = {name for name, *_ in self.segment_fields()}
         if column not in known:
             raise ConfigError(f"no column '{column}' in the data or the customer profile",
-                              hint="e.g. --value value_aum")  # fmt: skip
+                              hint="value_aum comes from the value tiers (lodestar profile "
+                                   "build); or name a numeric column of --data")  # fmt: skip
         table = self.query(f'SELECT customer_id, "{column}" AS v FROM {VIEW}')
         values = pd.Series(table.column("v").to_pylist(),
                            index=table.column("customer_id").to_pylist())  # fmt: skip
