@@ -786,10 +786,11 @@ class Workspace:
         from lodestar.modeling.customer_scores import customer_scores, train_portfolio
 
         started = time.perf_counter()
-        trained = train_portfolio(self, campaign=campaign, quick=quick, progress=progress)
+        trained, skipped = train_portfolio(self, campaign=campaign, quick=quick,
+                                           progress=progress)  # fmt: skip
         table = customer_scores(self, progress=progress)
         self.save_profile_table("scores", table)
-        return ModelsOutcome(trained, table.num_rows, time.perf_counter() - started)
+        return ModelsOutcome(trained, table.num_rows, time.perf_counter() - started, skipped)
 
     def score_customers(self, *, progress: Progress | None = None) -> int:
         """Re-score every customer with the current champions into ``profile_scores``."""
@@ -1032,6 +1033,7 @@ class ModelsOutcome:
     trained: dict[str, TrainResult]
     customers_scored: int
     seconds: float
+    skipped: dict[str, str] = field(default_factory=dict)  # kind -> why it was not trained
 
 
 @dataclass(frozen=True)

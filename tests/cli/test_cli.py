@@ -111,7 +111,16 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
     result = run("--lang", "en", "demo", "--customers", "1500", "-w", ws)
     assert result.exit_code == 0, result.output
     assert "Demo finished" in result.output and "observed / true uplift" in result.output
-    assert (tmp_path / "ws" / "report.html").stat().st_size > 1_000_000  # plotly.js inlined
+    assert "churn warning" in result.output and "churn-v1" in result.output  # models trained
+    report = (tmp_path / "ws" / "report.html").read_text("utf-8")
+    assert len(report) > 1_000_000  # plotly.js inlined
+    assert "Cumulative gains (held out)" in report  # the models section
+    from lodestar.workspace import Workspace
+
+    with Workspace.open(tmp_path / "ws") as opened:
+        scores = opened.query("SELECT count(*) AS n, count(score_churn) AS c FROM profile_scores")
+        n, scored = scores.to_pylist()[0].values()
+        assert n > 1000 and scored == n  # every open customer has a churn score
 
 
 def test_console_script_runs(tmp_path: Path) -> None:

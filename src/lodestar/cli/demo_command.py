@@ -86,5 +86,5 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
     if outcome.models is not None:
         from lodestar.cli.model_commands import print_portfolio
 
-        print_portfolio(outcome.models.trained, loc)
+        print_portfolio(outcome.models.trained, loc, outcome.models.skipped)
     out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))

@@ -546,12 +546,14 @@ def build(
             typer.echo(json.dumps({"models": summary, "customers_scored": outcome.customers_scored,
                                    "seconds": round(outcome.seconds, 1)}, ensure_ascii=False))  # fmt: skip
             return
-        print_portfolio(outcome.trained, locale(ws))
+        print_portfolio(outcome.trained, locale(ws), outcome.skipped)
         console().print(t("model.built", locale(ws), n=outcome.customers_scored,
                           seconds=outcome.seconds), markup=False)  # fmt: skip
 
 
-def print_portfolio(trained: dict[str, Any], loc: str = "en") -> None:
+def print_portfolio(
+    trained: dict[str, Any], loc: str = "en", skipped: dict[str, str] | None = None
+) -> None:
     """The champions trained from the workspace, one line each with their held-out quality."""
     from rich.table import Table
 
@@ -564,4 +566,6 @@ def print_portfolio(trained: dict[str, Any], loc: str = "en") -> None:
     for kind, result in trained.items():
         table.add_row(names.get(kind, kind), result.model_id,
                       f"{result.rows_train + result.rows_test:,}", quality_text(result.metrics))  # fmt: skip
+    for kind, why in (skipped or {}).items():
+        table.add_row(names.get(kind, kind), "—", "", why)
     console().print(table)

@@ -61,27 +61,36 @@ def train_portfolio(
     quick: bool = True,
     progress: Progress | None = None,
     actor: str = "demo",
-) -> dict[str, TrainResult]:
-    """Train each of ``kinds`` from the workspace and promote it; returns the results by kind.
+) -> tuple[dict[str, TrainResult], dict[str, str]]:
+    """Train each of ``kinds`` from the workspace and promote it.
 
-    ``campaign`` (default :func:`pick_campaign`) is what response and uplift learn from; without
-    one they are skipped.
+    Returns the results by kind, and the kinds left out with the reason (a bank too small for a
+    label, no usable past campaign): one kind that cannot learn never stops the others.
+    ``campaign`` (default :func:`pick_campaign`) is what response and uplift learn from.
     """
+    from lodestar.errors import ConfigError
+
     chosen = campaign or pick_campaign(ws)
     results: dict[str, TrainResult] = {}
+    skipped: dict[str, str] = {}
     for i, kind in enumerate(kinds):
         if progress is not None:
             progress("models", i, len(kinds))
         if kind in ("response", "uplift") and chosen is None:
+            skipped[kind] = "no past randomised campaign with 200 customers in each arm"
             continue
         params = _quick(kind) if quick else None
-        result = ws.train_model(kind, campaign=chosen if kind in ("response", "uplift") else None,
-                                params=params, actor=actor)  # fmt: skip
+        try:
+            result = ws.train_model(kind, params=params, actor=actor,
+                                    campaign=chosen if kind in ("response", "uplift") else None)  # fmt: skip
+        except (ConfigError, ValueError) as error:  # too few rows of a class, one class only
+            skipped[kind] = str(error)
+            continue
         ws.promote_model(result.model_id, reason="trained from the workspace", actor=actor)
         results[kind] = result
     if progress is not None:
         progress("models", len(kinds), len(kinds))
-    return results
+    return results, skipped
 
 
 def _quick(kind: str) -> dict[str, Any] | None:
