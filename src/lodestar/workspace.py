@@ -872,8 +872,33 @@ class Workspace:
         from lodestar.modeling.assessment import write_report
 
         model_id = self.model_registry.resolve(model)
+        record = self.model_registry.show(model_id)
+        data = self._training_data_again(record) if record.kind == "scorecard" else None
         return write_report(self.model_registry, model_id, path, monitoring=monitoring,
-                            locale=locale)  # fmt: skip
+                            data=data, locale=locale)  # fmt: skip
+
+    def _training_data_again(self, record: ModelRecord) -> Any:
+        """The data ``record`` was trained on, read again: the file if it is unchanged (same
+        sha256), else the workspace frame at the same cut-off; None when neither is possible."""
+        from datetime import date
+
+        from lodestar.modeling.tabular import fingerprint, read_training_data
+
+        about = record.data
+        frame = about.get("frame")
+        if frame:
+            prepared, _ = self._workspace_training_data(
+                record.kind, campaign=frame.get("campaign_id"),
+                horizon_days=frame.get("horizon_days"),
+                as_of=date.fromisoformat(frame["cutoff"]) if frame.get("cutoff") else None,
+            )  # fmt: skip
+            return prepared
+        source = Path(str(about.get("path", "")))
+        if not source.is_file() or fingerprint(source) != about.get("sha256"):
+            _log.warning("%s: training file missing or changed, general report", record.id)
+            return None
+        return read_training_data(source, record.target, exclude=about.get("excluded", ()),
+                                  positive=record.positive or None)  # fmt: skip
 
     def credit_policy(self, path: str | Path | None = None) -> CreditPolicy:
         """The credit policy for limits and rates: ``path``, else the workspace's

@@ -99,3 +99,16 @@ def test_cli_evaluate_exits_2_on_alert_and_writes_report(tmp_path: Path) -> None
     default = runner.invoke(app, ["model", "report", "churn", "-w", str(ws_path)])
     assert default.exit_code == 0
     assert (ws_path / "models" / "churn-v1" / "report.html").is_file()
+
+
+def test_scorecard_report_reads_the_training_file_again(tmp_path: Path) -> None:
+    path = tmp_path / "loans.csv"
+    frame = customers(2500, 5)
+    frame.to_csv(path, index=False)
+    with Workspace.init(tmp_path / "ws") as ws:
+        result = ws.train_model("scorecard", path, "left")
+        html = ws.model_report(result.model_id, locale="en").read_text("utf-8")
+        assert "Bins of income" in html and "WOE" in html and "PSI" in html
+        frame.head(10).to_csv(path, index=False)  # the file changed: the general report
+        html = ws.model_report(result.model_id, locale="en").read_text("utf-8")
+        assert "Bins of income" not in html and "ROC" in html

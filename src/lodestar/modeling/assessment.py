@@ -18,7 +18,7 @@ import pandas as pd
 
 from lodestar.errors import ConfigError
 from lodestar.i18n import DEFAULT_LOCALE
-from lodestar.modeling.tabular import features_frame, parse_target
+from lodestar.modeling.tabular import TrainingData, features_frame, parse_target
 
 if TYPE_CHECKING:
     from lodestar.modeling.monitoring import MonitoringResult, Thresholds
@@ -142,16 +142,29 @@ def write_report(
     path: str | Path | None = None,
     *,
     monitoring: MonitoringResult | None = None,
+    data: TrainingData | None = None,
     locale: str = DEFAULT_LOCALE,
 ) -> Path:
     """The model's HTML report (held-out charts, importance, the latest monitoring) at ``path``
-    (default ``models/<id>/report.html``)."""
+    (default ``models/<id>/report.html``).
+
+    A scorecard with its training ``data`` (re-read and re-split exactly as in training) gets the
+    scorecard report instead: bins, WOE, IV, points, KS, Gini and PSI between the two samples.
+    """
     from lodestar.reports.model_report import write_model_report
 
     record = registry.show(model_id)
     model = registry.load(model_id)
     holdout = registry.holdout(model_id)
     target = Path(path) if path is not None else registry.root / model_id / "report.html"
+    if record.kind == "scorecard" and data is not None:
+        from lodestar.modeling.training import split
+        from lodestar.reports.scorecard_report import write_scorecard_report
+
+        parts = split(data, test_size=float(record.split["test_size"]),
+                      seed=int(record.split["seed"]))  # fmt: skip
+        return write_scorecard_report(model, parts.X_train, parts.y_train, parts.X_test,
+                                      parts.y_test, target, locale)  # fmt: skip
     options: dict[str, Any] = {}
     kind = "uplift" if record.task == "uplift" else record.kind
     if holdout is not None and record.task == "binary":
