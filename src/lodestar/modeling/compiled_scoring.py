@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever the generated code changes meaning, so old cached libraries are not reused.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 #: LightGBM's ``kZeroThreshold`` (the float ``1e-35f`` widened to double): its "is zero" band.
 K_ZERO = 1.0000000180025095e-35
 #: Below this many rows one thread is quicker than handing work to a second.
@@ -125,6 +125,7 @@ def _categorical_test(node: Mapping[str, Any], value: str, bitsets: list[str]) -
 
 
 def _tree_body(node: Mapping[str, Any], bitsets: list[str], indent: str) -> list[str]:
+    """Nested ``if``/``else`` for one tree: the fallback for trees of more than 64 leaves."""
     if "split_index" not in node:
         return [f"{indent}o = {_c_double(float(node['leaf_value']))};"]
     value = f"c{int(node['split_feature'])}[r]"
@@ -151,43 +152,192 @@ def _used_features(node: Mapping[str, Any], out: set[int]) -> set[int]:
     return out
 
 
+def _branch_free_numeric(node: Mapping[str, Any], value: str) -> str:
+    """:func:`_numeric_test` as one comparison where the missing rules allow (nearly always).
+
+    Every missing type sends NaN one fixed way (``nan_left``) and values within kZero of zero
+    another (``zero_left``); the rest go left when ``value <= threshold``. Outside the zero band
+    a zero-ish value compares like 0.0, so when ``zero_left`` is ``0.0 <= threshold`` only NaN
+    is special, and ``!(v > t)`` (NaN left) or ``v <= t`` (NaN right) says it all.
+    """
+    threshold = float(node["threshold"])
+    missing = node["missing_type"]
+    if missing not in ("None", "Zero", "NaN"):
+        raise ValueError(f"unknown missing_type {missing!r} in the LightGBM model")
+    default_left = bool(node["default_left"])
+    zero_compare = 0.0 <= threshold
+    nan_left = zero_compare if missing == "None" else default_left
+    zero_left = default_left if missing == "Zero" else zero_compare
+    t = _c_double(threshold)
+    if abs(threshold) > K_ZERO and zero_left == zero_compare:
+        return f"!({value} > {t})" if nan_left else f"({value} <= {t})"
+    zero = f"(fabs({value}) <= {_c_double(K_ZERO)})"
+    plain = f"(({value} <= {t}) & !{zero})"  # false for NaN too
+    terms = [plain]
+    if nan_left:
+        terms.append(f"({value} != {value})")
+    if zero_left:
+        terms.append(zero)
+    return f"({' | '.join(terms)})"
+
+
+def _leaves(node: Mapping[str, Any], out: list[float]) -> list[float]:
+    if "split_index" not in node:
+        out.append(float(node["leaf_value"]))
+    else:
+        _leaves(node["left_child"], out)
+        _leaves(node["right_child"], out)
+    return out
+
+
+def _bitvector_nodes(
+    node: Mapping[str, Any], first_leaf: int, out: list[tuple[Mapping[str, Any], int, int]]
+) -> int:
+    """Collect (node, first leaf, end of its left subtree's leaves); return the leaf count."""
+    if "split_index" not in node:
+        return 1
+    left = _bitvector_nodes(node["left_child"], first_leaf, out)
+    out.append((node, first_leaf, first_leaf + left))
+    return left + _bitvector_nodes(node["right_child"], first_leaf + left, out)
+
+
+def _bitvector_tree(
+    i: int, structure: Mapping[str, Any], cat_words: Mapping[int, int], bitsets: list[str]
+) -> str:
+    """One tree as QuickScorer bitvectors: every row's mask starts with all leaves alive, each
+    false test clears the leaves of its left subtree, and the exit leaf is the lowest bit left.
+
+    No data-dependent branches: the numeric tests run as one loop over the block that the
+    compiler vectorises, categorical tests (bitset lookups on precomputed codes) as a second.
+    """
+    leaves = _leaves(structure, [])
+    nodes: list[tuple[Mapping[str, Any], int, int]] = []
+    _bitvector_nodes(structure, 0, nodes)
+    numeric: list[str] = []
+    categorical: list[str] = []
+    for node, low, high in nodes:
+        f = int(node["split_feature"])
+        keep = ((1 << 64) - 1) ^ (((1 << (high - low)) - 1) << low)
+        if node["decision_type"] == "<=":
+            test = _branch_free_numeric(node, f"c{f}[r]")
+            numeric.append(f"        m[r] &= ({test}) ? ~0ull : {keep}ull;")
+        elif node["decision_type"] == "==":
+            # Codes run 0..words*32-1, the invalid code words*32-1 never has its bit set.
+            words = [0] * cat_words[f]
+            for c in sorted({int(c) for c in str(node["threshold"]).split("||")}):
+                words[c // 32] |= 1 << (c % 32)
+            name = f"cats_{len(bitsets)}"
+            bitsets.append(
+                f"static const uint32_t {name}[{len(words)}] = {{{', '.join(map(str, words))}}};"
+            )
+            test = f"({name}[k{f}[r] >> 5] >> (k{f}[r] & 31)) & 1u"
+            categorical.append(f"        m[r] &= ({test}) ? ~0ull : {keep}ull;")
+        else:
+            raise ValueError(
+                f"unknown decision_type {node['decision_type']!r} in the LightGBM model"
+            )
+    leaf_table = ", ".join(_c_double(v) for v in leaves)
+    used = sorted(_used_features(structure, set()))
+    loads = [f"    const double* c{f} = cols[{f}];" for f in used]
+    loads += [f"    const uint32_t* k{f} = codes[{f}];" for f in used if f in cat_words]
+    body = [
+        f"static void tree_{i}(const double* const* cols, const uint32_t* const* codes,",
+        "                   int64_t n, double* acc) {",
+        f"    static const double leaves[{len(leaves)}] = {{{leaf_table}}};",
+        *loads,
+        "    uint64_t m[BLOCK];",
+        "    for (int64_t r = 0; r < n; ++r) m[r] = ~0ull;",
+    ]
+    if numeric:
+        body += ["    for (int64_t r = 0; r < n; ++r) {", *numeric, "    }"]
+    if categorical:
+        body += ["    for (int64_t r = 0; r < n; ++r) {", *categorical, "    }"]
+    body += [
+        "    for (int64_t r = 0; r < n; ++r) acc[r] += leaves[__builtin_ctzll(m[r])];",
+        "    (void)codes;",
+        "}",
+    ]
+    return "\n".join(body)
+
+
+def _categorical_words(trees: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    """Per categorical feature: 32-bit words enough for every category its splits name, plus
+    one spare bit, the code of NaN, negatives and values past the largest named category."""
+    top: dict[int, int] = {}
+
+    def walk(node: Mapping[str, Any]) -> None:
+        if "split_index" not in node:
+            return
+        if node["decision_type"] == "==":
+            f = int(node["split_feature"])
+            largest = max(int(c) for c in str(node["threshold"]).split("||"))
+            top[f] = max(top.get(f, 0), largest)
+        walk(node["left_child"])
+        walk(node["right_child"])
+
+    for tree in trees:
+        walk(tree["tree_structure"])
+    return {f: (largest + 1) // 32 + 1 for f, largest in top.items()}
+
+
 def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
     """C source scoring the first ``n_trees`` trees of a ``Booster.dump_model()`` dict.
 
     It exports ``score_columns(cols, n, out, transform)`` (feature ``f`` of row ``r`` at
     ``cols[f][r]``) and ``score_matrix(x, n, out, transform)`` (a row-major matrix); ``transform``
-    applies the objective's sigmoid.
+    applies the objective's sigmoid. Rows go through the trees in blocks of ``BLOCK_ROWS``, one
+    tree at a time; trees of up to 64 leaves as bitvectors (:func:`_bitvector_tree`), bigger ones
+    as nested ``if``/``else``.
     """
     trees = model["tree_info"][:n_trees]
+    cat_words = _categorical_words(trees)
     bitsets: list[str] = []
     functions: list[str] = []
     calls: list[str] = []
     for i, tree in enumerate(trees):
         structure = tree["tree_structure"]
+        if len(_leaves(structure, [])) <= 64:
+            functions.append(_bitvector_tree(i, structure, cat_words, bitsets))
+            calls.append(f"            tree_{i}(cols, codes, m, acc);")
+            continue
         used = sorted(_used_features(structure, set()))
         loads = [f"    const double* c{f} = cols[{f}];" for f in used]
         body = _tree_body(structure, bitsets, "        ")
         functions.append(
             "\n".join(
                 [
-                    f"static void tree_{i}(const double* const* cols, int64_t s, int64_t n, double* acc) {{",
+                    f"static void tree_{i}(const double* const* cols, int64_t n, double* acc) {{",
                     *loads,
-                    "    for (int64_t i = 0; i < n; ++i) {",
-                    "        const int64_t r = i * s;",
+                    "    for (int64_t r = 0; r < n; ++r) {",
                     "        double o;",
                     *body,
-                    "        acc[i] += o;",
+                    "        acc[r] += o;",
                     "    }",
                     "}",
                 ]
             )
         )
-        calls.append(f"        tree_{i}(cols, stride, m, acc);")
+        calls.append(f"            tree_{i}(cols, m, acc);")
+    # Category codes as LightGBM reads them: NaN, negatives (past -1) and values past every
+    # named category get the spare last code, whose bit no split sets.
+    code_lines = []
+    for f, words in sorted(cat_words.items()):
+        spare = _c_double(32.0 * words - 1)
+        code_lines += [
+            f"        for (int64_t r = 0; r < m; ++r) {{",
+            f"            const double v = cols[{f}][r];",
+            f"            code_{f}[r] = (v > -1.0 && v < {spare}) ? (uint32_t)(int32_t)v : "
+            f"{32 * words - 1}u;",
+            "        }",
+            f"        codes[{f}] = code_{f};",
+        ]
+    code_arrays = [f"    uint32_t code_{f}[BLOCK];" for f in sorted(cat_words)]
     sigmoid = _sigmoid_scale(str(model.get("objective", "")))
     average = bool(model.get("average_output", False))
     finish = f"acc[i] / {len(trees)}.0" if average else "acc[i]"
     transform = f"1.0 / (1.0 + exp(-{_c_double(sigmoid)} * v))" if sigmoid is not None else "v"
-    # The offset pointers walk the block: cols[f] + start * stride is row `start` of feature f.
+    # Columns are read in place (cols[f] + start); a row-major matrix is copied block by block
+    # into columns first, so that every tree reads contiguous values.
     return "\n".join(
         [
             f"/* Generated by lodestar.modeling.compiled_scoring v{GENERATOR_VERSION}. */",
@@ -197,14 +347,26 @@ def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
             f"#define BLOCK {BLOCK_ROWS}",
             *bitsets,
             *functions,
-            "static void score(const double* const* cols, int64_t stride, int64_t n,",
+            "static void score(const double* const* in, int64_t stride, int64_t n,",
             "                  double* out, int transform) {",
-            "    const double* block_cols[N_FEATURES];",
+            "    const double* cols[N_FEATURES];",
+            "    const uint32_t* codes[N_FEATURES] = {0};",
+            *code_arrays,
+            "    double copy[stride == 1 ? 1 : N_FEATURES * BLOCK];",
             "    for (int64_t start = 0; start < n; start += BLOCK) {",
             "        const int64_t m = n - start < BLOCK ? n - start : BLOCK;",
             "        double acc[BLOCK] = {0};",
-            "        for (int f = 0; f < N_FEATURES; ++f) block_cols[f] = cols[f] + start * stride;",
-            "        { const double* const* cols = block_cols;",
+            "        for (int f = 0; f < N_FEATURES; ++f) {",
+            "            if (stride == 1) {",
+            "                cols[f] = in[f] + start;",
+            "            } else {",
+            "                double* column = copy + f * BLOCK;",
+            "                for (int64_t r = 0; r < m; ++r) column[r] = in[f][(start + r) * stride];",
+            "                cols[f] = column;",
+            "            }",
+            "        }",
+            *code_lines,
+            "        {",
             *calls,
             "        }",
             "        for (int64_t i = 0; i < m; ++i) {",
