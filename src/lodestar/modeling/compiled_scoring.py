@@ -29,6 +29,7 @@ import hashlib
 import logging
 import math
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -207,14 +208,14 @@ def _bitvector_tree(
     """One tree as QuickScorer bitvectors: every row's mask starts with all leaves alive, each
     false test clears the leaves of its left subtree, and the exit leaf is the lowest bit left.
 
-    No data-dependent branches: the numeric tests run as one loop over the block that the
-    compiler vectorises, categorical tests (bitset lookups on precomputed codes) as a second.
+    No data-dependent branches and no lookups: one loop over the block that the compiler
+    vectorises, numeric tests as comparisons, categorical ones as ANDs of the node's category
+    bitset with the row's one-hot category words (made once per block).
     """
     leaves = _leaves(structure, [])
     nodes: list[tuple[Mapping[str, Any], int, int]] = []
     _bitvector_nodes(structure, 0, nodes)
     numeric: list[str] = []
-    categorical: list[str] = []
     for node, low, high in nodes:
         f = int(node["split_feature"])
         keep = ((1 << 64) - 1) ^ (((1 << (high - low)) - 1) << low)
@@ -222,16 +223,13 @@ def _bitvector_tree(
             test = _branch_free_numeric(node, f"c{f}[r]")
             numeric.append(f"        m[r] &= ({test}) ? ~0ull : {keep}ull;")
         elif node["decision_type"] == "==":
-            # Codes run 0..words*32-1, the invalid code words*32-1 never has its bit set.
+            # Codes run 0..64*words-1; the spare last code never has its bit set.
             words = [0] * cat_words[f]
             for c in sorted({int(c) for c in str(node["threshold"]).split("||")}):
-                words[c // 32] |= 1 << (c % 32)
-            name = f"cats_{len(bitsets)}"
-            bitsets.append(
-                f"static const uint32_t {name}[{len(words)}] = {{{', '.join(map(str, words))}}};"
-            )
-            test = f"({name}[k{f}[r] >> 5] >> (k{f}[r] & 31)) & 1u"
-            categorical.append(f"        m[r] &= ({test}) ? ~0ull : {keep}ull;")
+                words[c // 64] |= 1 << (c % 64)
+            hits = [f"(h{f}_{w}[r] & {bits}ull)" for w, bits in enumerate(words) if bits]
+            test = f"({' | '.join(hits)}) != 0" if hits else "0"
+            numeric.append(f"        m[r] &= ({test}) ? ~0ull : {keep}ull;")
         else:
             raise ValueError(
                 f"unknown decision_type {node['decision_type']!r} in the LightGBM model"
@@ -239,9 +237,14 @@ def _bitvector_tree(
     leaf_table = ", ".join(_c_double(v) for v in leaves)
     used = sorted(_used_features(structure, set()))
     loads = [f"    const double* c{f} = cols[{f}];" for f in used]
-    loads += [f"    const uint32_t* k{f} = codes[{f}];" for f in used if f in cat_words]
+    loads += [
+        f"    const uint64_t* h{f}_{w} = hots[{f}] + {w} * BLOCK;"
+        for f in used
+        if f in cat_words
+        for w in range(cat_words[f])
+    ]
     body = [
-        f"static void tree_{i}(const double* const* cols, const uint32_t* const* codes,",
+        f"static void tree_{i}(const double* const* cols, const uint64_t* const* hots,",
         "                   int64_t n, double* acc) {",
         f"    static const double leaves[{len(leaves)}] = {{{leaf_table}}};",
         *loads,
@@ -250,18 +253,16 @@ def _bitvector_tree(
     ]
     if numeric:
         body += ["    for (int64_t r = 0; r < n; ++r) {", *numeric, "    }"]
-    if categorical:
-        body += ["    for (int64_t r = 0; r < n; ++r) {", *categorical, "    }"]
     body += [
         "    for (int64_t r = 0; r < n; ++r) acc[r] += leaves[__builtin_ctzll(m[r])];",
-        "    (void)codes;",
+        "    (void)hots;",
         "}",
     ]
     return "\n".join(body)
 
 
 def _categorical_words(trees: Sequence[Mapping[str, Any]]) -> dict[int, int]:
-    """Per categorical feature: 32-bit words enough for every category its splits name, plus
+    """Per categorical feature: 64-bit words enough for every category its splits name, plus
     one spare bit, the code of NaN, negatives and values past the largest named category."""
     top: dict[int, int] = {}
 
@@ -277,7 +278,7 @@ def _categorical_words(trees: Sequence[Mapping[str, Any]]) -> dict[int, int]:
 
     for tree in trees:
         walk(tree["tree_structure"])
-    return {f: (largest + 1) // 32 + 1 for f, largest in top.items()}
+    return {f: (largest + 1) // 64 + 1 for f, largest in top.items()}
 
 
 def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
@@ -298,7 +299,7 @@ def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
         structure = tree["tree_structure"]
         if len(_leaves(structure, [])) <= 64:
             functions.append(_bitvector_tree(i, structure, cat_words, bitsets))
-            calls.append(f"            tree_{i}(cols, codes, m, acc);")
+            calls.append(f"            tree_{i}(cols, hots, m, acc);")
             continue
         used = sorted(_used_features(structure, set()))
         loads = [f"    const double* c{f} = cols[{f}];" for f in used]
@@ -318,20 +319,25 @@ def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
             )
         )
         calls.append(f"            tree_{i}(cols, m, acc);")
-    # Category codes as LightGBM reads them: NaN, negatives (past -1) and values past every
-    # named category get the spare last code, whose bit no split sets.
+    # Category codes as LightGBM reads them, one-hot over a feature's words (h[w][r] has bit
+    # code % 64 set in word code / 64): NaN, negatives (past -1) and values past every named
+    # category get the spare last code, whose bit no split sets.
     code_lines = []
     for f, words in sorted(cat_words.items()):
-        spare = _c_double(32.0 * words - 1)
+        spare = 64 * words - 1
         code_lines += [
-            f"        for (int64_t r = 0; r < m; ++r) {{",
+            "        for (int64_t r = 0; r < m; ++r) {",
             f"            const double v = cols[{f}][r];",
-            f"            code_{f}[r] = (v > -1.0 && v < {spare}) ? (uint32_t)(int32_t)v : "
-            f"{32 * words - 1}u;",
+            f"            const uint32_t k = (v > -1.0 && v < {spare}.0) ? (uint32_t)(int32_t)v : "
+            f"{spare}u;",
+            *[
+                f"            hot_{f}[{w} * BLOCK + r] = (k >> 6) == {w} ? 1ull << (k & 63) : 0;"
+                for w in range(words)
+            ],
             "        }",
-            f"        codes[{f}] = code_{f};",
+            f"        hots[{f}] = hot_{f};",
         ]
-    code_arrays = [f"    uint32_t code_{f}[BLOCK];" for f in sorted(cat_words)]
+    code_arrays = [f"    uint64_t hot_{f}[{w} * BLOCK];" for f, w in sorted(cat_words.items())]
     sigmoid = _sigmoid_scale(str(model.get("objective", "")))
     average = bool(model.get("average_output", False))
     finish = f"acc[i] / {len(trees)}.0" if average else "acc[i]"
@@ -350,7 +356,7 @@ def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
             "static void score(const double* const* in, int64_t stride, int64_t n,",
             "                  double* out, int transform) {",
             "    const double* cols[N_FEATURES];",
-            "    const uint32_t* codes[N_FEATURES] = {0};",
+            "    const uint64_t* hots[N_FEATURES] = {0};",
             *code_arrays,
             "    double copy[stride == 1 ? 1 : N_FEATURES * BLOCK];",
             "    for (int64_t start = 0; start < n; start += BLOCK) {",
@@ -411,13 +417,45 @@ def default_cache_dir() -> Path:
     return Path(root) / "compiled_models"
 
 
+#: CPU flags of the x86-64 micro-architecture levels (as Linux names them in /proc/cpuinfo).
+_X86_LEVELS = (
+    ("x86-64-v3", {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}),
+    ("x86-64-v2", {"cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"}),
+)
+
+
+def target_flags() -> list[str]:
+    """``-march`` for the best x86-64 level this CPU runs, else nothing (the compiler's default).
+
+    The bitvector loops vectorise only with 64-bit lane compares (SSE4.1; AVX2 doubles the
+    lanes). A level, not ``-march=native``: the flags are part of the cache key, so a library
+    is reused only on a CPU that picks the same level, and always runs there.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return []
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    match = re.search(r"^flags\s*:(.*)$", text, flags=re.MULTILINE)
+    flags = set(match.group(1).split()) if match else set()
+    for level, needed in _X86_LEVELS:
+        if needed <= flags:
+            return [f"-march={level}"]
+    return []
+
+
 def compile_library(source: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Compile ``source`` into a shared library named by its hash; reuse one already built."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise CompileError("no C compiler found (set CC or install gcc)")
+    # -O3 vectorises the bitvector loops (-O2's cost model does not). No -ffast-math, and no
+    # fused multiply-adds (-march levels with FMA would contract by default): either would
+    # change the last bits.
+    flags = ["-O3", *target_flags(), "-ffp-contract=off"]
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    digest = hashlib.sha256(f"{compiler}\n{source}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{compiler}\n{' '.join(flags)}\n{source}".encode()).hexdigest()[:32]
     library = folder / f"model_{digest}.so"
     if library.exists():
         return library
@@ -426,9 +464,7 @@ def compile_library(source: str, cache_dir: str | os.PathLike[str] | None = None
         c_file = Path(work) / "model.c"
         c_file.write_text(source)
         built = Path(work) / "model.so"
-        # -O2, not -O3: as fast here, and big models compile in half the time. No -ffast-math:
-        # it would reorder the sum over trees and change the last bits.
-        command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(c_file), "-lm"]
+        command = [compiler, *flags, "-shared", "-fPIC", "-o", str(built), str(c_file), "-lm"]
         try:
             done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=900)
         except (OSError, subprocess.TimeoutExpired) as error:
