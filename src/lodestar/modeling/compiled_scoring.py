@@ -54,8 +54,11 @@ GENERATOR_VERSION = "2"
 K_ZERO = 1.0000000180025095e-35
 #: Below this many rows one thread is quicker than handing work to a second.
 PARALLEL_MIN_ROWS = 20_000
-#: Rows scored together, tree by tree: small enough that their values stay in the L1 cache.
-BLOCK_ROWS = 64
+#: Rows scored together, tree by tree: small enough that their values stay in the L2 cache.
+BLOCK_ROWS = 128
+#: Categorical features past this many 64-bit words of categories (1024) keep their trees as
+#: ``if``/``else``: their one-hot words per block would crowd the cache and the stack.
+MAX_HOT_WORDS = 16
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -166,7 +169,7 @@ def _branch_free_numeric(node: Mapping[str, Any], value: str) -> str:
     if missing not in ("None", "Zero", "NaN"):
         raise ValueError(f"unknown missing_type {missing!r} in the LightGBM model")
     default_left = bool(node["default_left"])
-    zero_compare = 0.0 <= threshold
+    zero_compare = threshold >= 0.0
     nan_left = zero_compare if missing == "None" else default_left
     zero_left = default_left if missing == "Zero" else zero_compare
     t = _c_double(threshold)
@@ -288,20 +291,23 @@ def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
     ``cols[f][r]``) and ``score_matrix(x, n, out, transform)`` (a row-major matrix); ``transform``
     applies the objective's sigmoid. Rows go through the trees in blocks of ``BLOCK_ROWS``, one
     tree at a time; trees of up to 64 leaves as bitvectors (:func:`_bitvector_tree`), bigger ones
-    as nested ``if``/``else``.
+    (and those splitting on a feature of over ``64 * MAX_HOT_WORDS`` categories) as nested
+    ``if``/``else``.
     """
     trees = model["tree_info"][:n_trees]
     cat_words = _categorical_words(trees)
+    wide = {f for f, words in cat_words.items() if words > MAX_HOT_WORDS}
+    cat_words = {f: words for f, words in cat_words.items() if f not in wide}
     bitsets: list[str] = []
     functions: list[str] = []
     calls: list[str] = []
     for i, tree in enumerate(trees):
         structure = tree["tree_structure"]
-        if len(_leaves(structure, [])) <= 64:
+        used = sorted(_used_features(structure, set()))
+        if len(_leaves(structure, [])) <= 64 and not wide.intersection(used):
             functions.append(_bitvector_tree(i, structure, cat_words, bitsets))
             calls.append(f"            tree_{i}(cols, hots, m, acc);")
             continue
-        used = sorted(_used_features(structure, set()))
         loads = [f"    const double* c{f} = cols[{f}];" for f in used]
         body = _tree_body(structure, bitsets, "        ")
         functions.append(
