@@ -77,6 +77,18 @@ def _c_double(value: float) -> str:
     return repr(float(value))
 
 
+def _threshold(node: Mapping[str, Any]) -> float:
+    """A numeric split's threshold as ``Booster.predict`` uses it.
+
+    ``dump_model`` writes infinite thresholds as +-1e300 (LightGBM's ``AvoidInf``), where the
+    model itself holds inf: a value past 1e300 goes left of the real split, right of the dump's.
+    """
+    threshold = float(node["threshold"])
+    if abs(threshold) == 1e300:
+        return math.copysign(math.inf, threshold)
+    return threshold
+
+
 def _numeric_test(node: Mapping[str, Any], value: str) -> str:
     """A C expression, true when LightGBM's ``NumericalDecision`` sends ``value`` left.
 
@@ -86,7 +98,7 @@ def _numeric_test(node: Mapping[str, Any], value: str) -> str:
     within kZero of zero as exactly 0.0, which changes a comparison only when the threshold itself
     lies in that band.
     """
-    threshold = float(node["threshold"])
+    threshold = _threshold(node)
     t = _c_double(threshold)
     default_left = "1" if node["default_left"] else "0"
     missing = node["missing_type"]
@@ -164,7 +176,7 @@ def _branch_free_numeric(node: Mapping[str, Any], value: str) -> str:
     a zero-ish value compares like 0.0, so when ``zero_left`` is ``0.0 <= threshold`` only NaN
     is special, and ``!(v > t)`` (NaN left) or ``v <= t`` (NaN right) says it all.
     """
-    threshold = float(node["threshold"])
+    threshold = _threshold(node)
     missing = node["missing_type"]
     if missing not in ("None", "Zero", "NaN"):
         raise ValueError(f"unknown missing_type {missing!r} in the LightGBM model")
