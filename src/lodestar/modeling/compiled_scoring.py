@@ -1,9 +1,11 @@
 """Score LightGBM boosters as native code: the trees become C, compiled once by the system compiler.
 
-:class:`CompiledModel` turns a trained ``lightgbm.Booster`` into one C function per tree (nested
-``if``/``else`` with the thresholds, missing-value rules and category bitsets folded in as
-constants), compiles it with ``cc`` into a shared library cached under the model's hash, and calls
-it through :mod:`ctypes` on column arrays, over 2 threads for large batches. Scores equal
+:class:`CompiledModel` turns a trained ``lightgbm.Booster`` into one C function per tree
+(branch-free QuickScorer bitvectors over blocks of rows, see :func:`_bitvector_tree`, with the
+thresholds, missing-value rules and category bitsets folded in as constants; nested
+``if``/``else`` for trees of over 64 leaves), compiles it with ``cc -O3`` (and the CPU's x86-64
+level) into a shared library cached under the hash of source and flags, and calls it through
+:mod:`ctypes` on column arrays, over 2 threads for large batches. Scores equal
 ``Booster.predict`` bit for bit: the same decisions (see :func:`_numeric_test`), the trees summed
 in the same order, the same ``1 / (1 + exp(-s * raw))`` from the C library.
 
