@@ -45,7 +45,7 @@ def synthetic(rows: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
             logit += rng.normal(scale=0.4, size=levels)[codes]
         codes[rng.random(rows) < 0.02] = -1
         labels = [f"c{j}_{v}" for v in range(levels)]
-        columns[f"cat_{j}"] = pd.Categorical.from_codes(codes, categories=labels)
+        columns[f"cat_{j}"] = pd.Categorical.from_codes(codes, categories=pd.Index(labels))
     y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
     return pd.DataFrame(columns), y
 
@@ -73,7 +73,7 @@ def _single_row_times(score: Any, rows: np.ndarray, calls: int) -> tuple[float, 
 
 
 def _scoring_section(name: str, booster: Any, X: pd.DataFrame, calls: int, cache: str) -> list[str]:
-    from lodestar.modeling.compiled_scoring import CompiledModel
+    from lodestar.modeling.compiled_scoring import CompiledModel, target_flags
 
     rows = len(X)
     _say(f"compiling {name}")
@@ -95,7 +95,7 @@ def _scoring_section(name: str, booster: Any, X: pd.DataFrame, calls: int, cache
         seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
         if seconds < best_s:
             best_s, best_cpu = seconds, cpu_s
-    if not np.array_equal(reference, got):
+    if got is None or not np.array_equal(reference, got):
         raise SystemExit(
             f"compiled scores differ from LightGBM's: {np.max(np.abs(reference - got))}"
         )
@@ -110,8 +110,8 @@ def _scoring_section(name: str, booster: Any, X: pd.DataFrame, calls: int, cache
 
     trees = booster.num_trees()
     return [
-        f"### Scoring: {name} ({trees} trees, {rows:,} rows; compiled in {compile_s:.1f} s, "
-        "cached by hash after that)",
+        f"### Scoring: {name} ({trees} trees, {rows:,} rows; compiled in {compile_s:.1f} s "
+        f"with cc -O3 {' '.join(target_flags())}, cached by hash after that)",
         "",
         "| contender | batch rows/s (wall) | rows per CPU-second | single row p50 | single row p99 |",
         "|---|---:|---:|---:|---:|",
@@ -122,6 +122,7 @@ def _scoring_section(name: str, booster: Any, X: pd.DataFrame, calls: int, cache
         f"| ratio | {lgb_s / best_s:.1f}x | {lgb_cpu / best_cpu:.1f}x | {lgb_p50 / our_p50:.0f}x "
         f"| {lgb_p99 / our_p99:.0f}x |",
         "",
+        f"Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores after scoring. "
         "Scores equal (np.array_equal) on every row; single-row figures over "
         f"{calls:,} calls with a numeric numpy row (`predict_row` vs `Booster.predict` on 1 row).",
         "",

@@ -226,3 +226,34 @@ def test_classifier_refit_auto_by_row_count(cache: Path) -> None:
     assert small.fit(frame, labels).refitted_
     model = CompiledModel.from_booster(small.booster_, cache_dir=cache)
     np.testing.assert_array_equal(model.predict(frame), small.booster_.predict(frame))
+
+
+def test_infinite_thresholds_from_the_dump(cache: Path) -> None:
+    # dump_model writes the threshold inf as 1e300; a value past 1e300 must still go left.
+    # (The model hypothesis found: seed 1, 2 trees of 3 leaves, in the test above.)
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "a": np.where(rng.random(300) < 0.2, np.nan, rng.integers(-2, 3, 300).astype(float)),
+            "b": np.where(rng.random(300) < 0.3, 0.0, rng.normal(size=300)),
+            "k": pd.Categorical(rng.integers(0, 5, 300)),
+        }
+    )
+    y = (rng.random(300) < 0.4).astype(int)
+    params = {
+        "objective": "binary",
+        "verbose": -1,
+        "num_leaves": 3,
+        "min_data_in_leaf": 3,
+        "min_data_per_group": 3,
+        "cat_smooth": 0.5,
+        "num_threads": 1,
+        "seed": 1,
+    }
+    booster = lgb.train(params, lgb.Dataset(frame, y), 2)
+    assert "inf" in booster.model_to_string()
+    matrix = np.array([[1.0000000000000002e300, 0.0, 0.0], [np.inf, 0.0, 0.0]])
+    model = CompiledModel.from_booster(booster, cache_dir=cache)
+    np.testing.assert_array_equal(
+        model.predict_raw(matrix), booster.predict(matrix, raw_score=True)
+    )

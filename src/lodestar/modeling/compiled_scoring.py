@@ -1,9 +1,11 @@
 """Score LightGBM boosters as native code: the trees become C, compiled once by the system compiler.
 
-:class:`CompiledModel` turns a trained ``lightgbm.Booster`` into one C function per tree (nested
-``if``/``else`` with the thresholds, missing-value rules and category bitsets folded in as
-constants), compiles it with ``cc`` into a shared library cached under the model's hash, and calls
-it through :mod:`ctypes` on column arrays, over 2 threads for large batches. Scores equal
+:class:`CompiledModel` turns a trained ``lightgbm.Booster`` into one C function per tree
+(branch-free QuickScorer bitvectors over blocks of rows, see :func:`_bitvector_tree`, with the
+thresholds, missing-value rules and category bitsets folded in as constants; nested
+``if``/``else`` for trees of over 64 leaves), compiles it with ``cc -O3`` (and the CPU's x86-64
+level) into a shared library cached under the hash of source and flags, and calls it through
+:mod:`ctypes` on column arrays, over 2 threads for large batches. Scores equal
 ``Booster.predict`` bit for bit: the same decisions (see :func:`_numeric_test`), the trees summed
 in the same order, the same ``1 / (1 + exp(-s * raw))`` from the C library.
 
@@ -29,6 +31,7 @@ import hashlib
 import logging
 import math
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -48,13 +51,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever the generated code changes meaning, so old cached libraries are not reused.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 #: LightGBM's ``kZeroThreshold`` (the float ``1e-35f`` widened to double): its "is zero" band.
 K_ZERO = 1.0000000180025095e-35
 #: Below this many rows one thread is quicker than handing work to a second.
 PARALLEL_MIN_ROWS = 20_000
-#: Rows scored together, tree by tree: small enough that their values stay in the L1 cache.
-BLOCK_ROWS = 64
+#: Rows scored together, tree by tree: small enough that their values stay in the L2 cache.
+BLOCK_ROWS = 128
+#: Categorical features past this many 64-bit words of categories (1024) keep their trees as
+#: ``if``/``else``: their one-hot words per block would crowd the cache and the stack.
+MAX_HOT_WORDS = 16
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -73,6 +79,18 @@ def _c_double(value: float) -> str:
     return repr(float(value))
 
 
+def _threshold(node: Mapping[str, Any]) -> float:
+    """A numeric split's threshold as ``Booster.predict`` uses it.
+
+    ``dump_model`` writes infinite thresholds as +-1e300 (LightGBM's ``AvoidInf``), where the
+    model itself holds inf: a value past 1e300 goes left of the real split, right of the dump's.
+    """
+    threshold = float(node["threshold"])
+    if abs(threshold) == 1e300:
+        return math.copysign(math.inf, threshold)
+    return threshold
+
+
 def _numeric_test(node: Mapping[str, Any], value: str) -> str:
     """A C expression, true when LightGBM's ``NumericalDecision`` sends ``value`` left.
 
@@ -82,7 +100,7 @@ def _numeric_test(node: Mapping[str, Any], value: str) -> str:
     within kZero of zero as exactly 0.0, which changes a comparison only when the threshold itself
     lies in that band.
     """
-    threshold = float(node["threshold"])
+    threshold = _threshold(node)
     t = _c_double(threshold)
     default_left = "1" if node["default_left"] else "0"
     missing = node["missing_type"]
@@ -125,6 +143,7 @@ def _categorical_test(node: Mapping[str, Any], value: str, bitsets: list[str]) -
 
 
 def _tree_body(node: Mapping[str, Any], bitsets: list[str], indent: str) -> list[str]:
+    """Nested ``if``/``else`` for one tree: the fallback for trees of more than 64 leaves."""
     if "split_index" not in node:
         return [f"{indent}o = {_c_double(float(node['leaf_value']))};"]
     value = f"c{int(node['split_feature'])}[r]"
@@ -151,43 +170,200 @@ def _used_features(node: Mapping[str, Any], out: set[int]) -> set[int]:
     return out
 
 
+def _branch_free_numeric(node: Mapping[str, Any], value: str) -> str:
+    """:func:`_numeric_test` as one comparison where the missing rules allow (nearly always).
+
+    Every missing type sends NaN one fixed way (``nan_left``) and values within kZero of zero
+    another (``zero_left``); the rest go left when ``value <= threshold``. Outside the zero band
+    a zero-ish value compares like 0.0, so when ``zero_left`` is ``0.0 <= threshold`` only NaN
+    is special, and ``!(v > t)`` (NaN left) or ``v <= t`` (NaN right) says it all.
+    """
+    threshold = _threshold(node)
+    missing = node["missing_type"]
+    if missing not in ("None", "Zero", "NaN"):
+        raise ValueError(f"unknown missing_type {missing!r} in the LightGBM model")
+    default_left = bool(node["default_left"])
+    zero_compare = threshold >= 0.0
+    nan_left = zero_compare if missing == "None" else default_left
+    zero_left = default_left if missing == "Zero" else zero_compare
+    t = _c_double(threshold)
+    if abs(threshold) > K_ZERO and zero_left == zero_compare:
+        return f"!({value} > {t})" if nan_left else f"({value} <= {t})"
+    zero = f"(fabs({value}) <= {_c_double(K_ZERO)})"
+    plain = f"(({value} <= {t}) & !{zero})"  # false for NaN too
+    terms = [plain]
+    if nan_left:
+        terms.append(f"({value} != {value})")
+    if zero_left:
+        terms.append(zero)
+    return f"({' | '.join(terms)})"
+
+
+def _leaves(node: Mapping[str, Any], out: list[float]) -> list[float]:
+    if "split_index" not in node:
+        out.append(float(node["leaf_value"]))
+    else:
+        _leaves(node["left_child"], out)
+        _leaves(node["right_child"], out)
+    return out
+
+
+def _bitvector_nodes(
+    node: Mapping[str, Any], first_leaf: int, out: list[tuple[Mapping[str, Any], int, int]]
+) -> int:
+    """Collect (node, first leaf, end of its left subtree's leaves); return the leaf count."""
+    if "split_index" not in node:
+        return 1
+    left = _bitvector_nodes(node["left_child"], first_leaf, out)
+    out.append((node, first_leaf, first_leaf + left))
+    return left + _bitvector_nodes(node["right_child"], first_leaf + left, out)
+
+
+def _bitvector_tree(
+    i: int, structure: Mapping[str, Any], cat_words: Mapping[int, int], bitsets: list[str]
+) -> str:
+    """One tree as QuickScorer bitvectors: every row's mask starts with all leaves alive, each
+    false test clears the leaves of its left subtree, and the exit leaf is the lowest bit left.
+
+    No data-dependent branches and no lookups: one loop over the block that the compiler
+    vectorises, numeric tests as comparisons, categorical ones as ANDs of the node's category
+    bitset with the row's one-hot category words (made once per block).
+    """
+    leaves = _leaves(structure, [])
+    nodes: list[tuple[Mapping[str, Any], int, int]] = []
+    _bitvector_nodes(structure, 0, nodes)
+    numeric: list[str] = []
+    for node, low, high in nodes:
+        f = int(node["split_feature"])
+        keep = ((1 << 64) - 1) ^ (((1 << (high - low)) - 1) << low)
+        if node["decision_type"] == "<=":
+            test = _branch_free_numeric(node, f"c{f}[r]")
+            numeric.append(f"        m[r] &= ({test}) ? ~0ull : {keep}ull;")
+        elif node["decision_type"] == "==":
+            # Codes run 0..64*words-1; the spare last code never has its bit set.
+            words = [0] * cat_words[f]
+            for c in sorted({int(c) for c in str(node["threshold"]).split("||")}):
+                words[c // 64] |= 1 << (c % 64)
+            hits = [f"(h{f}_{w}[r] & {bits}ull)" for w, bits in enumerate(words) if bits]
+            test = f"({' | '.join(hits)}) != 0" if hits else "0"
+            numeric.append(f"        m[r] &= ({test}) ? ~0ull : {keep}ull;")
+        else:
+            raise ValueError(
+                f"unknown decision_type {node['decision_type']!r} in the LightGBM model"
+            )
+    leaf_table = ", ".join(_c_double(v) for v in leaves)
+    used = sorted(_used_features(structure, set()))
+    loads = [f"    const double* c{f} = cols[{f}];" for f in used]
+    loads += [
+        f"    const uint64_t* h{f}_{w} = hots[{f}] + {w} * BLOCK;"
+        for f in used
+        if f in cat_words
+        for w in range(cat_words[f])
+    ]
+    body = [
+        f"static void tree_{i}(const double* const* cols, const uint64_t* const* hots,",
+        "                   int64_t n, double* acc) {",
+        f"    static const double leaves[{len(leaves)}] = {{{leaf_table}}};",
+        *loads,
+        "    uint64_t m[BLOCK];",
+        "    for (int64_t r = 0; r < n; ++r) m[r] = ~0ull;",
+    ]
+    if numeric:
+        body += ["    for (int64_t r = 0; r < n; ++r) {", *numeric, "    }"]
+    body += [
+        "    for (int64_t r = 0; r < n; ++r) acc[r] += leaves[__builtin_ctzll(m[r])];",
+        "    (void)hots;",
+        "}",
+    ]
+    return "\n".join(body)
+
+
+def _categorical_words(trees: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    """Per categorical feature: 64-bit words enough for every category its splits name, plus
+    one spare bit, the code of NaN, negatives and values past the largest named category."""
+    top: dict[int, int] = {}
+
+    def walk(node: Mapping[str, Any]) -> None:
+        if "split_index" not in node:
+            return
+        if node["decision_type"] == "==":
+            f = int(node["split_feature"])
+            largest = max(int(c) for c in str(node["threshold"]).split("||"))
+            top[f] = max(top.get(f, 0), largest)
+        walk(node["left_child"])
+        walk(node["right_child"])
+
+    for tree in trees:
+        walk(tree["tree_structure"])
+    return {f: (largest + 1) // 64 + 1 for f, largest in top.items()}
+
+
 def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
     """C source scoring the first ``n_trees`` trees of a ``Booster.dump_model()`` dict.
 
     It exports ``score_columns(cols, n, out, transform)`` (feature ``f`` of row ``r`` at
     ``cols[f][r]``) and ``score_matrix(x, n, out, transform)`` (a row-major matrix); ``transform``
-    applies the objective's sigmoid.
+    applies the objective's sigmoid. Rows go through the trees in blocks of ``BLOCK_ROWS``, one
+    tree at a time; trees of up to 64 leaves as bitvectors (:func:`_bitvector_tree`), bigger ones
+    (and those splitting on a feature of over ``64 * MAX_HOT_WORDS`` categories) as nested
+    ``if``/``else``.
     """
     trees = model["tree_info"][:n_trees]
+    cat_words = _categorical_words(trees)
+    wide = {f for f, words in cat_words.items() if words > MAX_HOT_WORDS}
+    cat_words = {f: words for f, words in cat_words.items() if f not in wide}
     bitsets: list[str] = []
     functions: list[str] = []
     calls: list[str] = []
     for i, tree in enumerate(trees):
         structure = tree["tree_structure"]
         used = sorted(_used_features(structure, set()))
+        if len(_leaves(structure, [])) <= 64 and not wide.intersection(used):
+            functions.append(_bitvector_tree(i, structure, cat_words, bitsets))
+            calls.append(f"            tree_{i}(cols, hots, m, acc);")
+            continue
         loads = [f"    const double* c{f} = cols[{f}];" for f in used]
         body = _tree_body(structure, bitsets, "        ")
         functions.append(
             "\n".join(
                 [
-                    f"static void tree_{i}(const double* const* cols, int64_t s, int64_t n, double* acc) {{",
+                    f"static void tree_{i}(const double* const* cols, int64_t n, double* acc) {{",
                     *loads,
-                    "    for (int64_t i = 0; i < n; ++i) {",
-                    "        const int64_t r = i * s;",
+                    "    for (int64_t r = 0; r < n; ++r) {",
                     "        double o;",
                     *body,
-                    "        acc[i] += o;",
+                    "        acc[r] += o;",
                     "    }",
                     "}",
                 ]
             )
         )
-        calls.append(f"        tree_{i}(cols, stride, m, acc);")
+        calls.append(f"            tree_{i}(cols, m, acc);")
+    # Category codes as LightGBM reads them, one-hot over a feature's words (h[w][r] has bit
+    # code % 64 set in word code / 64): NaN, negatives (past -1) and values past every named
+    # category get the spare last code, whose bit no split sets.
+    code_lines = []
+    for f, words in sorted(cat_words.items()):
+        spare = 64 * words - 1
+        code_lines += [
+            "        for (int64_t r = 0; r < m; ++r) {",
+            f"            const double v = cols[{f}][r];",
+            f"            const uint32_t k = (v > -1.0 && v < {spare}.0) ? (uint32_t)(int32_t)v : "
+            f"{spare}u;",
+            *[
+                f"            hot_{f}[{w} * BLOCK + r] = (k >> 6) == {w} ? 1ull << (k & 63) : 0;"
+                for w in range(words)
+            ],
+            "        }",
+            f"        hots[{f}] = hot_{f};",
+        ]
+    code_arrays = [f"    uint64_t hot_{f}[{w} * BLOCK];" for f, w in sorted(cat_words.items())]
     sigmoid = _sigmoid_scale(str(model.get("objective", "")))
     average = bool(model.get("average_output", False))
     finish = f"acc[i] / {len(trees)}.0" if average else "acc[i]"
     transform = f"1.0 / (1.0 + exp(-{_c_double(sigmoid)} * v))" if sigmoid is not None else "v"
-    # The offset pointers walk the block: cols[f] + start * stride is row `start` of feature f.
+    # Columns are read in place (cols[f] + start); a row-major matrix is copied block by block
+    # into columns first, so that every tree reads contiguous values.
     return "\n".join(
         [
             f"/* Generated by lodestar.modeling.compiled_scoring v{GENERATOR_VERSION}. */",
@@ -197,14 +373,26 @@ def generate_c(model: Mapping[str, Any], n_trees: int) -> str:
             f"#define BLOCK {BLOCK_ROWS}",
             *bitsets,
             *functions,
-            "static void score(const double* const* cols, int64_t stride, int64_t n,",
+            "static void score(const double* const* in, int64_t stride, int64_t n,",
             "                  double* out, int transform) {",
-            "    const double* block_cols[N_FEATURES];",
+            "    const double* cols[N_FEATURES];",
+            "    const uint64_t* hots[N_FEATURES] = {0};",
+            *code_arrays,
+            "    double copy[stride == 1 ? 1 : N_FEATURES * BLOCK];",
             "    for (int64_t start = 0; start < n; start += BLOCK) {",
             "        const int64_t m = n - start < BLOCK ? n - start : BLOCK;",
             "        double acc[BLOCK] = {0};",
-            "        for (int f = 0; f < N_FEATURES; ++f) block_cols[f] = cols[f] + start * stride;",
-            "        { const double* const* cols = block_cols;",
+            "        for (int f = 0; f < N_FEATURES; ++f) {",
+            "            if (stride == 1) {",
+            "                cols[f] = in[f] + start;",
+            "            } else {",
+            "                double* column = copy + f * BLOCK;",
+            "                for (int64_t r = 0; r < m; ++r) column[r] = in[f][(start + r) * stride];",
+            "                cols[f] = column;",
+            "            }",
+            "        }",
+            *code_lines,
+            "        {",
             *calls,
             "        }",
             "        for (int64_t i = 0; i < m; ++i) {",
@@ -249,13 +437,45 @@ def default_cache_dir() -> Path:
     return Path(root) / "compiled_models"
 
 
+#: CPU flags of the x86-64 micro-architecture levels (as Linux names them in /proc/cpuinfo).
+_X86_LEVELS = (
+    ("x86-64-v3", {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}),
+    ("x86-64-v2", {"cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"}),
+)
+
+
+def target_flags() -> list[str]:
+    """``-march`` for the best x86-64 level this CPU runs, else nothing (the compiler's default).
+
+    The bitvector loops vectorise only with 64-bit lane compares (SSE4.1; AVX2 doubles the
+    lanes). A level, not ``-march=native``: the flags are part of the cache key, so a library
+    is reused only on a CPU that picks the same level, and always runs there.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return []
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    match = re.search(r"^flags\s*:(.*)$", text, flags=re.MULTILINE)
+    flags = set(match.group(1).split()) if match else set()
+    for level, needed in _X86_LEVELS:
+        if needed <= flags:
+            return [f"-march={level}"]
+    return []
+
+
 def compile_library(source: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Compile ``source`` into a shared library named by its hash; reuse one already built."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise CompileError("no C compiler found (set CC or install gcc)")
+    # -O3 vectorises the bitvector loops (-O2's cost model does not). No -ffast-math, and no
+    # fused multiply-adds (-march levels with FMA would contract by default): either would
+    # change the last bits.
+    flags = ["-O3", *target_flags(), "-ffp-contract=off"]
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    digest = hashlib.sha256(f"{compiler}\n{source}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{compiler}\n{' '.join(flags)}\n{source}".encode()).hexdigest()[:32]
     library = folder / f"model_{digest}.so"
     if library.exists():
         return library
@@ -264,9 +484,7 @@ def compile_library(source: str, cache_dir: str | os.PathLike[str] | None = None
         c_file = Path(work) / "model.c"
         c_file.write_text(source)
         built = Path(work) / "model.so"
-        # -O2, not -O3: as fast here, and big models compile in half the time. No -ffast-math:
-        # it would reorder the sum over trees and change the last bits.
-        command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(c_file), "-lm"]
+        command = [compiler, *flags, "-shared", "-fPIC", "-o", str(built), str(c_file), "-lm"]
         try:
             done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=900)
         except (OSError, subprocess.TimeoutExpired) as error:
