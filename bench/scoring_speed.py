@@ -153,7 +153,7 @@ def main() -> None:
         "|---|---:|---:|",
     ]
     classifier = GradientBoostedClassifier()
-    params = classifier._lgb_params(y)
+    params = classifier._lgb_params(y, classifier._shape())
     _say("training lightgbm.train")
     started = time.perf_counter()
     plain = lgb.train(params, lgb.Dataset(X, y), num_boost_round=args.trees)
@@ -167,8 +167,9 @@ def main() -> None:
         started = time.perf_counter()
         fitted = classifier.fit(X, y)
         lines.append(
-            f"| GradientBoostedClassifier().fit (early stopping at {fitted.best_iteration_}, "
-            f"refit) | {fitted.n_trees_} | {time.perf_counter() - started:.1f} |"
+            f"| GradientBoostedClassifier().fit (learning rate {fitted.learning_rate_}, early "
+            f"stopping at {fitted.best_iteration_}, refit {fitted.refitted_}) | {fitted.n_trees_} "
+            f"| {time.perf_counter() - started:.1f} |"
         )
     lines.append("")
     with tempfile.TemporaryDirectory() as cache:
