@@ -112,3 +112,36 @@ def test_scorecard_report_reads_the_training_file_again(tmp_path: Path) -> None:
         frame.head(10).to_csv(path, index=False)  # the file changed: the general report
         html = ws.model_report(result.model_id, locale="en").read_text("utf-8")
         assert "Bins of income" not in html and "ROC" in html
+
+
+def test_uplift_with_two_treatments_is_trained_from_a_file_and_monitored(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    n = 3000
+    frame = customers(n, 9).drop(columns=["left"])
+    arm = rng.choice(["none", "sms", "push"], n)
+    young = frame["income"] < 50
+    p = 0.1 + 0.15 * ((arm == "sms") & young) + 0.1 * ((arm == "push") & ~young)
+    frame["arm"] = arm
+    frame["bought"] = (rng.random(n) < p).astype(int)
+    path = tmp_path / "campaign.csv"
+    frame.to_csv(path, index=False)
+    registry = ModelRegistry(tmp_path / "models")
+    quick = {"learners": ("S", "T"), "ensembles": (), "cv": 2, "cv_repeats": 1,
+             "n_estimators": 40, "leaves_grid": (7,)}  # fmt: skip
+    result = train_file("uplift", path, "bought", treatment="arm", registry=registry,
+                        params=quick)  # fmt: skip
+    assert {"qini", "auuc", "uplift_at_30"} <= set(result.summary())
+    record = registry.show(result.model_id)
+    assert record.treatment == {"column": "arm", "control": "none", "treatments": ["push", "sms"]}
+    assert set(result.details["treatments"]) == {"push", "sms"}
+    assessed = assess(registry, result.model_id, frame.drop(columns=["bought", "arm"]))
+    assert assessed.monitoring is not None and assessed.monitoring.status == "ok"
+    from lodestar.modeling.scoring import score_frame
+
+    scored = score_frame(result.model, record, frame.head(400))
+    assert {"uplift_push", "uplift_sms", "best_treatment"} <= set(scored.columns)
+    assert set(scored["best_treatment"]) <= {"none", "sms", "push"}
+    young = frame.head(400)["income"].to_numpy() < 50
+    # the SMS works on the young, the push on the others: the averages say so
+    assert scored["uplift_sms"][young].mean() > scored["uplift_sms"][~young].mean()
+    assert scored["uplift_push"][~young].mean() > scored["uplift_push"][young].mean()

@@ -128,9 +128,8 @@ def _uplift(model: Any, X: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
         return out
     for i, name in enumerate(model.treatments_):
         out[f"uplift_{name}"] = uplift[:, i]
-    best = model.best_treatment(X)
-    labels = best[0] if isinstance(best, tuple) else best
-    out["best_treatment"] = np.asarray(labels).astype(str)
+    best = model.best_treatment(X)  # a frame: treatment (control when none helps), uplift
+    out["best_treatment"] = best["treatment"].astype(str).to_numpy()
     return out
 
 

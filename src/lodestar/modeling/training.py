@@ -339,8 +339,10 @@ def _reference(
     holdout = evaluation.holdout
     if "score" in holdout:
         scores, labels = holdout["score"].to_numpy(), holdout["y"].to_numpy()
-    elif "uplift" in holdout:
-        scores, labels = holdout["uplift"].to_numpy(), None
+    elif any(c.startswith("uplift") for c in holdout.columns):
+        # several treatments: the best one's effect, as assessments compare it
+        columns = [c for c in holdout.columns if c.startswith("uplift")]
+        scores, labels = holdout[columns].to_numpy(dtype=np.float64).max(axis=1), None
     else:
         return None
     profile = reference_profile(parts.X_test, scores, labels, dict(data.features))
