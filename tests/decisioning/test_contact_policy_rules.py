@@ -119,10 +119,25 @@ def test_iso_week_starts_on_monday_local_time() -> None:
     assert both(WEEK1, customer(), "email", "marketing", sunday_later,
                 history).reason == Reason.FREQUENCY_WEEK  # fmt: skip
     # the whole previous week counts: Monday 00:00 is in the same week as Sunday 23:59
-    assert both(WEEK1, customer(), "email", "marketing", sunday_later,
-                [contact(local(SH, 2026, 3, 2, 0, 0))]).reason == Reason.FREQUENCY_WEEK
-    assert both(WEEK1, customer(), "email", "marketing", sunday_later,
-                [contact(local(SH, 2026, 3, 1, 23, 59))]).allowed
+    assert (
+        both(
+            WEEK1,
+            customer(),
+            "email",
+            "marketing",
+            sunday_later,
+            [contact(local(SH, 2026, 3, 2, 0, 0))],
+        ).reason
+        == Reason.FREQUENCY_WEEK
+    )
+    assert both(
+        WEEK1,
+        customer(),
+        "email",
+        "marketing",
+        sunday_later,
+        [contact(local(SH, 2026, 3, 1, 23, 59))],
+    ).allowed
 
 
 def test_month_boundary_in_each_customers_zone() -> None:
@@ -225,11 +240,15 @@ def test_consent_withdrawn_after_grant_and_granted_again() -> None:
     policy = parse_policy_text("name: c\n")
     t1, t2, t3 = utc(2026, 1, 1), utc(2026, 2, 1), utc(2026, 3, 1)
     records = [consent(ts=t1, withdrawn_at=t2)]
-    assert both(policy, customer(), "email", "marketing", utc(2026, 1, 15), consents=records).allowed
+    assert both(
+        policy, customer(), "email", "marketing", utc(2026, 1, 15), consents=records
+    ).allowed
     assert both(policy, customer(), "email", "marketing", t2,
                 consents=records).reason == Reason.CONSENT_WITHDRAWN  # fmt: skip
     regranted = [*records, consent(ts=t3)]
-    assert both(policy, customer(), "email", "marketing", utc(2026, 3, 2), consents=regranted).allowed
+    assert both(
+        policy, customer(), "email", "marketing", utc(2026, 3, 2), consents=regranted
+    ).allowed
     # recorded after the decision: not known yet
     assert both(policy, customer(), "email", "marketing", utc(2026, 2, 15),
                 consents=regranted).reason == Reason.CONSENT_WITHDRAWN  # fmt: skip
@@ -368,7 +387,12 @@ def test_exclusion_funnel_counts_each_pair_at_its_first_failing_rule() -> None:
                        "frequency_week": 0, "frequency_month": 0, "pressure": 0}  # fmt: skip
     assert decision.allowed == 4 and funnel["left"].iloc[-1] == 4
     assert list(decision.frame.columns) == [
-        "customer_id", "channel", "allowed", "reason", "send_at", "held"
+        "customer_id",
+        "channel",
+        "allowed",
+        "reason",
+        "send_at",
+        "held",
     ]
 
 
@@ -424,3 +448,19 @@ def test_unreadable_yaml_names_the_line(tmp_path) -> None:
         load_policy_file(path)
     with pytest.raises(DefinitionError, match="is required"):
         parse_policy_text("description: no name\n", "x.yaml")
+
+
+def test_verdicts_explain_themselves_in_both_languages() -> None:
+    from lodestar.i18n import CATALOGUES
+
+    keys = {k for k in CATALOGUES["en"] if k.startswith("policy.")}
+    assert keys == {k for k in CATALOGUES["zh-CN"] if k.startswith("policy.")}
+    assert {f"policy.reason.{r.value}" for r in RULE_ORDER} <= keys
+    policy = default_policy()
+    at = local(SH, 2026, 3, 10, 10, 0)
+    busy = [contact(at - timedelta(hours=1), channel="sms")]
+    v = both(policy, customer(), "sms", "marketing", at, busy)
+    assert v.explain("en") == "daily cap reached (sms: 1 of 1)"
+    assert v.explain("zh-CN") == "已达每日接触上限（sms：1/1）"
+    late = both(policy, customer(), "sms", "marketing", local(SH, 2026, 3, 10, 22, 0))
+    assert "after the quiet hours" in late.explain("en")
