@@ -11,7 +11,8 @@ drops it, so the plan's exclusion funnel adds up (every pair is counted once) an
 5. ``prescreen``        declined by the risk pre-screen (high risk is dropped before marketing)
 6. ``holds_product``    already holds the product, or a conflicting one
 7. ``suitability``      the product's risk level exceeds the customer's risk tolerance, or the
-                        tolerance was never assessed (a regulatory rule for wealth products)
+                        tolerance was never assessed (a regulatory rule for investment
+                        products: the caller passes a risk level only for those)
 8. ``credit_declined``  a credit offer for which the scorecard and credit policy give no limit
 
 Contact-policy rules (consent, do-not-contact, caps, quiet hours...) come after these, per

@@ -120,6 +120,13 @@ class Effect(_Strict):
     #: takes it up, including those who would have bought anyway); default: the effect itself.
     take_rate: float | None = Field(default=None, ge=0, le=1)
 
+    @model_validator(mode="after")
+    def _rate(self) -> Effect:
+        if self.source in (EffectSource.RATE, EffectSource.NBP) and self.rate <= 0:
+            raise ValueError(f"source '{self.source.value}' needs rate > 0 (the average "
+                             "conversion rate with contact)")  # fmt: skip
+        return self
+
 
 class Caps(_Strict):
     budget: float | None = Field(default=None, ge=0)
@@ -188,9 +195,6 @@ class Offer(_Strict):
     def _consistent(self) -> Offer:
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
             raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
-        if self.effect.source in (EffectSource.RATE, EffectSource.NBP) and self.effect.rate <= 0:
-            raise ValueError(f"effect.source '{self.effect.source.value}' needs effect.rate > 0 "
-                             "(the average conversion rate with contact)")
         unknown = sorted(set(self.effect.treatments) - set(self.channels))
         if unknown:
             raise ValueError(f"effect.treatments names channel(s) {', '.join(unknown)} that "

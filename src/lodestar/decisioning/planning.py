@@ -27,6 +27,8 @@ from lodestar.errors import ConfigError
 from lodestar.modeling.registry import ModelError
 
 Progress = Callable[[str, int, int | None], None]
+#: Product categories the suitability rule applies to.
+INVESTMENT = ("wealth", "insurance")
 #: How far back a customer's active hours are counted.
 ACTIVITY_DAYS = 90
 _PROFILE = ("customer_id", "kyc_status", "risk_tolerance", "time_zone", "phone", "email",
@@ -73,9 +75,12 @@ def plan_inputs(ws: Any, spec: PlanSpec, catalogue: OfferCatalogue, policy: Cont
     offers = [catalogue.get(i) for i in spec.offers] if spec.offers else list(catalogue.offers)
     offer_audiences = {o.id: _mask(ws, index, o.eligibility) if o.eligibility else None
                        for o in offers}  # fmt: skip
-    products = {r["product_id"]: r.get("risk_level")
-                for r in ws.query("SELECT product_id, risk_level FROM products").to_pylist()}
-    catalogue.check_products(products, "offers")
+    rows = ws.query("SELECT product_id, category, risk_level FROM products").to_pylist()
+    catalogue.check_products({r["product_id"]: r for r in rows}, "offers")
+    # Suitability is a rule for investment products (wealth, insurance); a loan's or a card's
+    # rating is the bank's own and is left to the credit rules.
+    products = {r["product_id"]: r["risk_level"] if r["category"] in INVESTMENT else None
+                for r in rows}  # fmt: skip
     step("effects", 3)
     load = _score_loader(ws, ids)
     channels = list(dict.fromkeys(c for o in offers for c in o.channels))
