@@ -60,6 +60,18 @@ def _times(col: pd.Series) -> np.ndarray:
     return stamps.to_numpy().view("int64")
 
 
+#: channel codes: positions in this list; -1 another value, -2 missing
+ALL_CHANNELS: list[str] = [c.value for c in Channel]
+
+
+def _codes(col: pd.Series, values: list[str]) -> np.ndarray:
+    """Position of each value of ``col`` in ``values``: -1 for other values, -2 for missing.
+    Factorising first keeps text comparisons to the distinct values (fast on Arrow strings)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    lookup = np.array([values.index(str(u)) if str(u) in values else -1 for u in uniques] + [-2])
+    return lookup[codes].astype(np.int64)
+
+
 def _has(frame: pd.DataFrame | None) -> bool:
     return frame is not None and len(frame) > 0
 
@@ -117,6 +129,7 @@ class _Audience:
             raise ValueError(f"customers has repeated customer_id values, e.g. {dupes}")
         self.n = len(self.ids)
         self.channels = channels
+        self._rows: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}
         raw = customers["time_zone"] if "time_zone" in customers.columns else None
         if raw is None:
             codes = np.full(self.n, -1, dtype=np.int64)
@@ -142,7 +155,12 @@ class _Audience:
                     self.bounds[p][zi, ci] = (_us(lo), _us(hi))
 
     def rows_of(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.index.get_indexer(pd.Index(frame["customer_id"].astype(str))))
+        """Row position in the audience of each row of ``frame`` (-1: not in it)."""
+        key = id(frame)
+        if key not in self._rows:
+            ids = pd.Index(frame["customer_id"].astype(str))
+            self._rows[key] = (frame, np.asarray(self.index.get_indexer(ids)))
+        return self._rows[key][1]
 
 
 def evaluate(
@@ -220,10 +238,10 @@ def evaluate(
         expires = (
             _times(dnc["expires_at"]) if "expires_at" in dnc.columns else np.full(len(dnc), _NAT)
         )
-        scope = dnc["channel"].astype(str).to_numpy()
+        scope = _codes(dnc["channel"], [*ALL_CHANNELS, "all"])
         live = (rows >= 0) & ((added == _NAT) | (added <= at_us))
         for ci, ch in enumerate(chans):
-            m = live & ((scope == ch.value) | (scope == "all"))
+            m = live & ((scope == ALL_CHANNELS.index(ch)) | (scope == len(ALL_CHANNELS)))
             r = rows[m]
             m_exp = expires[m]
             active = (m_exp == _NAT) | (m_exp > send[r, ci])
@@ -243,7 +261,7 @@ def evaluate(
                 if rule.channels == "all":
                     m = of_rule
                 elif rule.channels == "same":
-                    m = of_rule & ((ev_chan == ch.value) | (ev_chan == ""))
+                    m = of_rule & ((ev_chan == ALL_CHANNELS.index(ch)) | (ev_chan == -2))
                 elif ch in rule.channels:
                     m = of_rule
                 else:
@@ -289,14 +307,13 @@ def _consent_states(
 ) -> np.ndarray:
     """Per (customer, channel): 0 granted, 1 withdrawn by the send, 2 refused, 3 no record.
     The latest record captured by ``at`` wins; on a tie the stricter."""
-    chan_pos = {c.value: i for i, c in enumerate(aud.channels)}
-    ci = consents["channel"].astype(str).map(chan_pos).fillna(-1).to_numpy(dtype=np.int64)
+    ci = _codes(consents["channel"], [c.value for c in aud.channels])
     rows = aud.rows_of(consents)
     ts = _times(consents["ts"])
     keep = (
         (rows >= 0)
         & (ci >= 0)
-        & (consents["purpose"].astype(str).to_numpy() == pu.value)
+        & (_codes(consents["purpose"], [pu.value]) == 0)
         & (ts != _NAT)
         & (ts <= at_us)
     )
@@ -321,37 +338,34 @@ def _consent_states(
 def _events(
     history: pd.DataFrame | None, complaints: pd.DataFrame | None, aud: _Audience, at_us: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cool-off triggers known at ``at``: rows, times, channel ('' = not tied to a channel) and
-    trigger (index in :class:`CoolOffTrigger`)."""
+    """Cool-off triggers known at ``at``: rows, times, channel code (in :data:`ALL_CHANNELS`;
+    -2 = not tied to a channel) and trigger (index in :class:`CoolOffTrigger`)."""
     parts: list[tuple[np.ndarray, ...]] = []
     if _has(complaints):
         assert complaints is not None
         parts.append((aud.rows_of(complaints), _times(complaints["ts"]),
-                      np.full(len(complaints), "", dtype=object),
+                      np.full(len(complaints), -2, dtype=np.int64),
                       np.zeros(len(complaints), dtype=np.int64)))  # fmt: skip
     if _has(history) and "outcome" in history.columns:  # type: ignore[union-attr]
         assert history is not None
         triggers = list(CoolOffTrigger)
-        trig = (
-            history["outcome"]
-            .map({k: triggers.index(v) for k, v in OUTCOME_TRIGGERS.items()})
-            .fillna(-1)
-            .to_numpy(dtype=np.int64)
-        )
+        outcomes = list(OUTCOME_TRIGGERS)
+        found = _codes(history["outcome"], outcomes)
+        lookup = np.array([triggers.index(OUTCOME_TRIGGERS[o]) for o in outcomes] + [-1, -1])
+        trig = lookup[found]  # -1 and -2 index the trailing "no trigger" entries
         ts = _times(history["contacted_at"])
         if "outcome_at" in history.columns:
             when = _times(history["outcome_at"])
             ts = np.where(when != _NAT, when, ts)
-        named = history["channel"].astype(object).where(history["channel"].notna(), "")
+        chan = _codes(history["channel"], ALL_CHANNELS)
         m = trig >= 0
-        chan_arr = named.to_numpy(dtype=object)
-        parts.append((aud.rows_of(history)[m], ts[m], chan_arr[m], trig[m]))
+        parts.append((aud.rows_of(history)[m], ts[m], chan[m], trig[m]))
     if not parts:
         empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty(0, dtype=object), empty
+        return empty, empty, empty, empty
     rows, ts, chan, trig = (np.concatenate(x) for x in zip(*parts, strict=True))
     keep = (rows >= 0) & (ts != _NAT) & (ts <= at_us)
-    return rows[keep], ts[keep], chan[keep].astype(str), trig[keep]
+    return rows[keep], ts[keep], chan[keep], trig[keep]
 
 
 class _Contacts:
@@ -361,24 +375,26 @@ class _Contacts:
         h: pd.DataFrame = history
         rows = aud.rows_of(h)
         ts = _times(h["contacted_at"])
-        keep = (rows >= 0) & h["channel"].notna().to_numpy() & (ts != _NAT)
+        channel = _codes(h["channel"], ALL_CHANNELS)  # -1: a channel Lodestar does not know
+        keep = (rows >= 0) & (channel != -2) & (ts != _NAT)
         if "arm" in h.columns:
-            keep &= (h["arm"].astype(object) != "control").to_numpy()
+            keep &= _codes(h["arm"], ["control"]) != 0
         self.aud = aud
-        self.rows, self.ts = rows[keep], ts[keep]
-        channel = h["channel"].astype(str).to_numpy()[keep]
+        self.rows, self.ts, self.channel = rows[keep], ts[keep], channel[keep]
+        purposes = [p.value for p in Purpose]
         if "purpose" in h.columns:
-            purpose = h["purpose"].astype(object).where(h["purpose"].notna(), "marketing")
-            purpose_arr = purpose.astype(str).to_numpy()[keep]
+            purpose = _codes(h["purpose"], purposes)[keep]
+            purpose[purpose == -2] = purposes.index(Purpose.MARKETING)
         else:
-            purpose_arr = np.full(len(self.rows), "marketing", dtype=object)
-        pairs = pd.MultiIndex.from_arrays([purpose_arr, channel])
-        codes, uniques = pd.factorize(pairs)
-        counted = np.array([policy.caps_apply(p) for p, _ in uniques], dtype=bool)
-        weight = np.array([policy.pressure_weight(p, c) for p, c in uniques], dtype=np.float64)
-        self.counted = counted[codes] if len(uniques) else np.zeros(0, dtype=bool)
-        self.weight = weight[codes] if len(uniques) else np.zeros(0)
-        self.channel = channel
+            purpose = np.full(len(self.rows), purposes.index(Purpose.MARKETING), dtype=np.int64)
+        # tables over (purpose, channel) codes; index -1 (another value) is the last entry
+        names = [*purposes, "other"]
+        counted = np.array([policy.caps_apply(p) for p in names], dtype=bool)
+        weight = np.array(
+            [[policy.pressure_weight(p, c) for c in [*ALL_CHANNELS, "other"]] for p in names]
+        )
+        self.counted = counted[purpose]
+        self.weight = weight[purpose, self.channel]
 
     def refuse_over_caps(self, policy: ContactPolicy, pu: Purpose, refuse: Any) -> None:
         aud, n = self.aud, self.aud.n
@@ -387,7 +403,7 @@ class _Contacts:
             totals: dict[tuple[str, bytes], np.ndarray] = {}
             for ci, ch in enumerate(aud.channels):
                 own = policy.frequency.channels.get(ch)
-                same_channel = self.counted & (self.channel == ch.value)
+                same_channel = self.counted & (self.channel == ALL_CHANNELS.index(ch))
                 for p in PERIOD_NAMES:
                     lo = aud.bounds[p][zone, ci, 0]
                     hi = aud.bounds[p][zone, ci, 1]
