@@ -326,6 +326,8 @@ class Workspace(DecisioningMixin):
         stages.append("segments")
         models = self.build_models(progress=progress)
         stages.append("models")
+        plan = self.demo_plan(progress=progress)
+        stages.append("plan")
         overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
         sections = [
@@ -338,6 +340,10 @@ class Workspace(DecisioningMixin):
                              data_as_of(self.engine), locale, overlap=overlap),
             self._models_section(locale),
         ]  # fmt: skip
+        if plan is not None:
+            from lodestar.reports.plan_section import plan_section
+
+            sections.append(plan_section(plan.summary, locale))
         report = render_report(
             self.root / "report.html",
             overview,
@@ -357,6 +363,7 @@ class Workspace(DecisioningMixin):
             profile=profile,
             segments=seg_counts,
             models=models,
+            plan=plan.summary if plan is not None else None,
         )
 
     def _models_section(self, locale: str) -> Any:
@@ -1084,6 +1091,7 @@ class DemoOutcome:
     profile: ProfileOutcome | None = None
     segments: dict[str, int] = field(default_factory=dict)  # saved segment -> customers
     models: ModelsOutcome | None = None
+    plan: dict[str, Any] | None = None  # the demo campaign's plan summary
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,41 @@ class DecisioningMixin:
                                entity="offers", after=[p.name for p in written])  # fmt: skip
         return written
 
+    def train_offer_models(self, catalogue: OfferCatalogue, *, actor: str | None = None) -> list[str]:
+        """Train the uplift models the offers name by campaign and the registry lacks (quick
+        settings); returns the new model ids."""
+        from lodestar.decisioning.planning import uplift_model_of
+        from lodestar.modeling.registry import ModelError
+
+        trained = []
+        campaigns = dict.fromkeys(o.effect.campaign for o in catalogue.offers if o.effect.campaign)
+        for campaign in campaigns:
+            if campaign is None:
+                continue
+            try:
+                uplift_model_of(self, campaign)
+            except ModelError:
+                result = self.train_model("uplift", campaign=campaign,  # type: ignore[attr-defined]
+                                          params={"cv_repeats": 1}, actor=actor)  # fmt: skip
+                trained.append(result.model_id)
+        return trained
+
+    def demo_plan(self, *, progress: Progress | None = None) -> SavedPlan | None:
+        """The demo's campaign: the example offers and plan, the uplift models they need, and
+        the plan itself (None when the bank is too small for a model the offers need)."""
+        from lodestar.modeling.registry import ModelError
+
+        self.init_offers(actor="demo")
+        catalogue = self.offer_catalogue()
+        try:
+            self.train_offer_models(catalogue, actor="demo")
+            return self.plan(self.root / EXAMPLE_CAMPAIGN, actor="demo", progress=progress)
+        except (ModelError, ConfigError, ValueError) as error:
+            import logging
+
+            logging.getLogger("lodestar").warning("demo plan skipped: %s", error)
+            return None
+
     # -- contact policy -----------------------------------------------------------------------
     def contact_policy(self, name: str | None = None) -> ContactPolicy:
         """The contact policy in force: the latest stored version of ``name`` (default: the

@@ -3,6 +3,7 @@ plan beats response-only and untargeted plans on its own estimates, and explanat
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def test_limits_hold_and_the_holdout_is_never_contacted(plan: Plan) -> None:
     assert (contacts["expected_net"] > 0).all() and (contacts["expected_effect"] > 0).all()
     # the holdout got the same rule under limits scaled to its size (0.2 / 0.8 of them)
     held = rows[rows["arm"] == "control"]
-    assert 0 < len(held) and held["expected_cost"].sum() <= 6000.0 * 0.25 + 1e-6
+    assert len(held) > 0 and held["expected_cost"].sum() <= 6000.0 * 0.25 + 1e-6
     # send times are inside the channel's hours
     assert contacts.loc[contacts["channel"] == "sms", "local_hour"].between(8, 20).all()
 
@@ -92,7 +93,7 @@ def test_limits_hold_and_the_holdout_is_never_contacted(plan: Plan) -> None:
 def test_the_funnel_adds_up(plan: Plan) -> None:
     steps = plan.funnel
     assert steps[0] == {"step": "universe", "customers": N, "dropped": 0}
-    for before, after in zip(steps, steps[1:], strict=False):
+    for before, after in itertools.pairwise(steps):
         assert after["customers"] == before["customers"] - after["dropped"]
         assert after["dropped"] >= 0
     assert steps[-1]["customers"] == plan.rows["customer_id"].nunique()

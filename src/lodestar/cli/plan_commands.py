@@ -72,8 +72,7 @@ def plan(
     with open_workspace(workspace) as ws:
         loc = locale(ws)
         with progress_bar(loc) as progress:
-            saved = ws.plan(campaign, offers=offers, policy=policy,
-                            progress=lambda stage, done, total: progress("plan", done, total))  # fmt: skip
+            saved = ws.plan(campaign, offers=offers, policy=policy, progress=progress)
         if json_:
             typer.echo(json.dumps(saved.summary, ensure_ascii=False, default=str))
             return

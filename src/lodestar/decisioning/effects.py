@@ -86,7 +86,9 @@ def offer_effects(
         if spec.source is EffectSource.RATE:
             base = np.full(n, spec.rate)
         else:
-            scores = load(spec.model or spec.source.value)
+            reference = spec.model or (f"campaign:{spec.campaign}" if spec.campaign
+                                       else spec.source.value)  # fmt: skip
+            scores = load(reference)
             model_id = scores.model_id
             base = _base(offer, channel, scores)
             if spec.source is EffectSource.NBP:

@@ -108,6 +108,9 @@ class Effect(_Strict):
     source: EffectSource = EffectSource.RATE
     #: Model id, or a kind (its champion); defaults to the source's kind.
     model: str | None = None
+    #: For uplift: the past randomised campaign the model learnt from (the champion if it did,
+    #: else the latest uplift model of that campaign) — instead of ``model``.
+    campaign: str | None = None
     #: Uplift models with several treatments: which treatment each channel stands for
     #: (a channel not listed takes ``treatment``).
     treatments: dict[str, str] = Field(default_factory=dict)
@@ -122,6 +125,9 @@ class Effect(_Strict):
 
     @model_validator(mode="after")
     def _rate(self) -> Effect:
+        if self.campaign is not None and (self.source is not EffectSource.UPLIFT or self.model):
+            raise ValueError("campaign names an uplift model's campaign: use it with "
+                             "source 'uplift' and without 'model'")  # fmt: skip
         if self.source in (EffectSource.RATE, EffectSource.NBP) and self.rate <= 0:
             raise ValueError(f"source '{self.source.value}' needs rate > 0 (the average "
                              "conversion rate with contact)")  # fmt: skip

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lodestar.decisioning.arbitration import Allocation, Candidates, Limits, arbitrate
 
+from lodestar.decisioning.arbitration import Allocation, Candidates, Limits, arbitrate
 from lodestar.decisioning.effects import Effect
 from lodestar.decisioning.eligibility import ELIGIBLE, RULES, CustomerFacts, offer_rules
 from lodestar.decisioning.offers import Offer, OfferCatalogue

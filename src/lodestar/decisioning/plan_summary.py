@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lodestar.decisioning.arbitration import Candidates, arbitrate
 
+from lodestar.decisioning.arbitration import Candidates, arbitrate
 from lodestar.decisioning.offers import OfferCatalogue
 from lodestar.decisioning.plan import Plan, plan_limits
 from lodestar.experiments.assignment import CONTROL
@@ -46,6 +46,7 @@ def summarise(plan: Plan, catalogue: OfferCatalogue) -> dict[str, Any]:
         "budget_use": None if not budget else round(cost / budget, 4),
         "by_offer": _group(treated, "offer_id"),
         "by_channel": _group(treated, "channel"),
+        "by_offer_channel": _mix(treated),
         "by_arm": _group(rows, "arm"),
         "capacity_use": {
             c: {"capacity": cap, "used": int((treated["channel"] == c).sum())}
@@ -79,6 +80,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def _mix(treated: pd.DataFrame) -> list[dict[str, Any]]:
+    """Contacts per offer and channel (the stacked chart of the report)."""
+    counts = treated.groupby(["offer_id", "channel"]).size().reset_index(name="contacts")
+    return [{"offer_id": str(o), "channel": str(c), "contacts": int(k)}
+            for o, c, k in zip(counts["offer_id"], counts["channel"],
+                               counts["contacts"].to_numpy(np.int64), strict=True)]  # fmt: skip
 
 
 def _group(frame: pd.DataFrame, by: str) -> list[dict[str, Any]]:

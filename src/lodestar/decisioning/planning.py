@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lodestar.decisioning.policy_rules import ContactPolicy
 
 from lodestar.decisioning.effects import ModelScores, offer_effects, scores_from_frame
 from lodestar.decisioning.eligibility import CustomerFacts, risk_number
 from lodestar.decisioning.offers import EffectSource, OfferCatalogue
 from lodestar.decisioning.plan import ChannelGate, CreditOffer, Plan, PlanInputs, build_plan
 from lodestar.decisioning.plan_spec import PlanSpec
+from lodestar.decisioning.policy_rules import ContactPolicy
 from lodestar.decisioning.send_time import preferred_hours
 from lodestar.errors import ConfigError
 from lodestar.modeling.registry import ModelError
@@ -53,8 +53,9 @@ def _as_of(ws: Any) -> date:
 def plan_inputs(ws: Any, spec: PlanSpec, catalogue: OfferCatalogue, policy: ContactPolicy,
                 *, progress: Progress | None = None) -> tuple[PlanInputs, date]:  # fmt: skip
     def step(name: str, i: int) -> None:
+        # one progress stage, "plan", in seven steps (``name`` says which, for readers)
         if progress is not None:
-            progress(name, i, 7)
+            progress("plan", i, 7)
 
     as_of = _as_of(ws)
     send_on = spec.send_on or as_of + timedelta(days=1)
@@ -82,7 +83,8 @@ def plan_inputs(ws: Any, spec: PlanSpec, catalogue: OfferCatalogue, policy: Cont
     products = {r["product_id"]: r["risk_level"] if r["category"] in INVESTMENT else None
                 for r in rows}  # fmt: skip
     step("effects", 3)
-    load = _score_loader(ws, ids)
+    frames = FrameCache(ws)
+    load = _score_loader(ws, ids, frames)
     channels = list(dict.fromkeys(c for o in offers for c in o.channels))
     if spec.channels:
         channels = [c for c in spec.channels if c in channels]
@@ -99,7 +101,7 @@ def plan_inputs(ws: Any, spec: PlanSpec, catalogue: OfferCatalogue, policy: Cont
     step("credit terms", 5)
     credit = None
     if any(o.credit for o in offers):
-        credit = _credit(ws, ids, profile)
+        credit = _credit(ws, ids, profile, frames)
         if credit is None:
             names = ", ".join(o.id for o in offers if o.credit)
             raise ConfigError(f"credit offers ({names}) need a limit and a rate from a "
@@ -174,32 +176,71 @@ def _mask(ws: Any, index: Any, expr: str) -> np.ndarray:
     return np.asarray(unpack(bits, index.n), dtype=bool)
 
 
-def _score_loader(ws: Any, ids: np.ndarray) -> Callable[[str], ModelScores]:
+class FrameCache:
+    """The customers' scoring features, built once per plan: every model but next-best-product
+    reads the same point-in-time frame (building it is most of a plan's time)."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.frames: dict[str, pd.DataFrame] = {}
+
+    def of(self, record: Any) -> pd.DataFrame:
+        key = "nbp" if record.kind == "nbp" else "base"
+        if key not in self.frames:
+            self.frames[key] = self.ws.scoring_frame(record)
+        return self.frames[key]
+
+
+def _score_loader(ws: Any, ids: np.ndarray, frames: FrameCache) -> Callable[[str], ModelScores]:
+    from lodestar.modeling.tabular import features_frame
+
     @cache
     def load(reference: str) -> ModelScores:
-        model_id = ws.model_registry.resolve(reference)
+        if reference.startswith("campaign:"):
+            model_id = uplift_model_of(ws, reference.removeprefix("campaign:"))
+        else:
+            model_id = ws.model_registry.resolve(reference)
         record = ws.model(model_id)
+        frame = frames.of(record)
+        estimator = ws.load_model(model_id)
+        X = features_frame(frame, record.features)
+        keys = frame[["customer_id"]]
         if record.kind == "nbp":
-            from lodestar.modeling.tabular import features_frame
-
-            frame = ws.scoring_frame(record)
-            estimator = ws.load_model(model_id)
-            proba = np.asarray(estimator.predict_proba(features_frame(frame, record.features)))
+            proba = np.asarray(estimator.predict_proba(X))
             classes = [str(c) for c in estimator.classes_]
-            return scores_from_frame(model_id, record.kind, frame[["customer_id"]], ids,
-                                     proba=(proba, classes))  # fmt: skip
-        scored = ws.score_model(model_id).scores
-        treatments = tuple(getattr(ws.load_model(model_id), "treatments_", ()) or ())
-        return scores_from_frame(model_id, record.kind, scored, ids, treatments)
+            return scores_from_frame(model_id, record.kind, keys, ids, proba=(proba, classes))
+        if record.task == "uplift":
+            uplift = np.asarray(estimator.predict_uplift(X), dtype=np.float64)
+            named = getattr(estimator, "treatments_", None)
+            treatments = tuple(str(t) for t in named) if named is not None else ()
+            if uplift.ndim == 1:
+                scored = keys.assign(uplift=uplift)
+            else:
+                scored = keys.assign(**{f"uplift_{t}": uplift[:, i]
+                                        for i, t in enumerate(treatments)})  # fmt: skip
+            return scores_from_frame(model_id, record.kind, scored, ids, treatments)
+        probability = np.asarray(estimator.predict_proba(X))[:, 1]
+        return scores_from_frame(model_id, record.kind, keys.assign(probability=probability), ids)
 
     return load
+
+
+def uplift_model_of(ws: Any, campaign: str) -> str:
+    """The uplift model learnt from ``campaign``: the champion if it was, else the latest."""
+    models = [r for r in ws.models("uplift")
+              if (r.data.get("frame") or {}).get("campaign_id") == campaign]  # fmt: skip
+    if not models:
+        raise ModelError(f"no uplift model learnt from campaign '{campaign}'",
+                         hint=f"lodestar model train uplift --campaign {campaign}")  # fmt: skip
+    champion = ws.model_registry.champion("uplift")
+    ids = [r.id for r in models]
+    return champion if champion in ids else ids[-1]
 
 
 def _gate(ws: Any, policy: ContactPolicy, profile: pd.DataFrame, channels: list[str],
           spec: PlanSpec, send_on: date) -> ChannelGate:  # fmt: skip
     from lodestar.decisioning.policy_batch import evaluate
     from lodestar.decisioning.policy_rules import RULE_ORDER, Purpose
-
     from lodestar.decisioning.send_time import zone
 
     at = datetime.combine(send_on, time(spec.default_hour), tzinfo=zone(policy.default_time_zone))
@@ -210,7 +251,7 @@ def _gate(ws: Any, policy: ContactPolicy, profile: pd.DataFrame, channels: list[
     allowed, reason, hours = {}, {}, {}
     for channel in channels:
         part = result[result["channel"] == channel]
-        pos = pd.Index(part["customer_id"].astype(str)).get_indexer(ids.astype(str))
+        pos = pd.Index(part["customer_id"].astype(str)).get_indexer(pd.Index(ids.astype(str)))
         allowed[channel] = part["allowed"].to_numpy(dtype=bool)[pos]
         reason[channel] = part["reason"].astype(object).to_numpy()[pos]
         quiet = policy.quiet_hours(channel, Purpose(spec.purpose))
@@ -237,7 +278,8 @@ def policy_frames(ws: Any, at: datetime) -> dict[str, pd.DataFrame]:
             "do_not_contact": ws.do_not_contact_frame()}  # fmt: skip
 
 
-def _credit(ws: Any, ids: np.ndarray, profile: pd.DataFrame) -> CreditOffer | None:
+def _credit(ws: Any, ids: np.ndarray, profile: pd.DataFrame,
+            frames: FrameCache) -> CreditOffer | None:  # fmt: skip
     """Limits and rates for everyone from the scorecard champion and the credit policy; the
     existing monthly debt service is estimated from balances (loans amortised at the policy's
     base rate over its term, cards at a 10% minimum payment) because the workspace keeps
@@ -248,9 +290,7 @@ def _credit(ws: Any, ids: np.ndarray, profile: pd.DataFrame) -> CreditOffer | No
         model_id = ws.model_registry.resolve("scorecard")
     except ModelError:  # no scorecard: credit offers go out without a limit
         return None
-    record = ws.model(model_id)
-    frame = ws.scoring_frame(record)
-    scored = ws.score_model(model_id, frame).scores
+    scored = ws.score_model(model_id, frames.of(ws.model(model_id))).scores
     rules = ws.credit_policy()
     by_id = profile.set_index("customer_id")
     scored_ids = scored["customer_id"].to_numpy()
