@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from lodestar.data.ingest import Progress
+    from lodestar.decisioning.next_best_action import Decision, NextBestAction
     from lodestar.decisioning.offers import OfferCatalogue
     from lodestar.decisioning.plan_spec import PlanSpec
     from lodestar.decisioning.plan_store import SavedPlan
@@ -31,6 +32,7 @@ EXAMPLE_CAMPAIGN = "campaign.yaml"
 class DecisioningMixin:
     root: Path
     ops: Any
+    query: Any  # Workspace.query
 
     # -- offers -------------------------------------------------------------------------------
     def offer_catalogue(self, path: str | Path | None = None) -> OfferCatalogue:
@@ -173,6 +175,75 @@ class DecisioningMixin:
         from lodestar.decisioning.plan_store import load_plan
 
         return load_plan(self.plans_root, plan_id)
+
+    # -- real-time next-best-action -----------------------------------------------------------
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.root / "decisions" / "snapshot"
+
+    def build_decision_snapshot(
+        self,
+        *,
+        offers: str | Path | None = None,
+        policy: str | None = None,
+        holdout: float = 0.05,
+        actor: str | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Refresh what real-time decisions read: every eligible, profitable customer x offer x
+        channel with its value, cost, limit and rate (:mod:`~.next_best_action`)."""
+        from lodestar.decisioning.next_best_action import REALTIME, save_snapshot
+        from lodestar.decisioning.plan import build_plan
+        from lodestar.decisioning.plan_spec import PlanSpec
+        from lodestar.decisioning.planning import plan_inputs
+
+        catalogue = self.offer_catalogue(offers)
+        rules = self.contact_policy(policy)
+        spec = PlanSpec(campaign=REALTIME, holdout=holdout)
+        inputs, send_on = plan_inputs(self, spec, catalogue, rules, progress=progress,
+                                      open_gate=True)  # fmt: skip
+        made = build_plan(spec, catalogue, inputs, send_on)
+        made.meta["data_as_of"] = str(send_on)
+        assert inputs.contacts is not None
+        meta = save_snapshot(self.snapshot_dir, made, inputs.contacts)
+        self._nba = None
+        with self.ops.begin() as conn:
+            self.ops.audit(conn, actor=actor or _actor(), action="decisions.snapshot",
+                           entity="decisions", after=meta)  # fmt: skip
+        return meta
+
+    def next_best_action(self, *, policy: str | None = None) -> NextBestAction:
+        """The real-time decision engine (loaded once, kept until the snapshot is rebuilt)."""
+        from datetime import UTC, datetime, timedelta
+
+        from lodestar.decisioning.next_best_action import NextBestAction
+
+        cached = getattr(self, "_nba", None)
+        if cached is not None:
+            return cached
+        since = (datetime.now(UTC) - timedelta(days=120)).replace(tzinfo=None)
+        history = self.query(
+            "SELECT customer_id, channel, contacted_at, arm, outcome, outcome_at "
+            "FROM campaign_contacts WHERE contacted_at >= ?", [since]).to_pandas()  # fmt: skip
+        complaints = self.query("SELECT customer_id, ts FROM complaints").to_pandas()
+        engine = NextBestAction(self.snapshot_dir, self.contact_policy(policy), self.ops,
+                                history=history, complaints=complaints)  # fmt: skip
+        self._nba: NextBestAction | None = engine
+        return engine
+
+    def decide(
+        self,
+        customer_id: str,
+        *,
+        channel: str | None = None,
+        context: dict[str, Any] | None = None,
+        purpose: str = "marketing",
+        reserve: bool = True,
+    ) -> Decision:
+        """The best allowed action for one customer now; the contact is booked against the
+        caps unless ``reserve`` is False (:meth:`NextBestAction.decide`)."""
+        return self.next_best_action().decide(customer_id, channel=channel, context=context,
+                                              purpose=purpose, reserve=reserve)  # fmt: skip
 
     def explain_plan(self, plan_id: str, customer_id: str) -> dict[str, Any]:
         """Why ``customer_id`` got what they got in ``plan_id`` (or nothing)."""

@@ -126,7 +126,7 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
         contacted = plans[0].rows().query("contact")["customer_id"].iloc[0]
     # the demo planned its campaign: funnel, budget and comparison in the output and report
     assert [p.plan_id for p in plans] == ["CMP_DEMO_XSELL-v1"]
-    assert "Exclusion funnel" in report and "response-only" in result.output
+    assert "Exclusion funnel" in report and "untargeted" in result.output
     summary = plans[0].summary
     assert summary["expected_cost"] <= summary["budget"] + 1e-6 and summary["contacts"] > 0
     shown = run("--lang", "en", "explain", "CMP_DEMO_XSELL-v1", contacted, "-w", ws)

@@ -102,7 +102,9 @@ def print_summary(s: dict[str, Any], loc: str) -> None:
     out.print(funnel)
     compare = Table(title=t("plan.compare", loc))
     for key in ("plan", "contacts", "cost", "conversions", "net", "share"):
-        compare.add_column(t(f"plan.col.{key}", loc), justify="left" if key == "plan" else "right")
+        # fold, never truncate: the plan's name is the point of the row
+        compare.add_column(t(f"plan.col.{key}", loc), overflow="fold",
+                           justify="left" if key == "plan" else "right")  # fmt: skip
     for row in s["comparison"]:
         share = row.get("share_of_plan")
         compare.add_row(t(f"plan.name.{row['plan']}", loc), f"{row['contacts']:,}",
@@ -177,3 +179,45 @@ def explain(
                 out.print(f"  - {c['offer_id']} / {c['channel']}: effect {c['effect']:.4f}, "
                           f"value {c['weighted']:.2f}, cost {c['cost']:.2f}"
                           f"{' *' if c.get('chosen') else ''}", markup=False)  # fmt: skip
+
+
+@command
+def decide(
+    customer_id: Annotated[str | None, typer.Argument(help="The customer.")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel's actions (the "
+                                                     "asking touchpoint, e.g. in_app).")] = None,
+    page: Annotated[str | None, typer.Option(help="Page or screen asking (context).")] = None,
+    event: Annotated[str | None, typer.Option(help="Event that triggered the ask.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Answer without booking the "
+                                                            "contact against the caps.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Rebuild the decision snapshot "
+                                                            "first (offers, models, profile).")] = False,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Real-time next-best-action for one customer, under the contact policy and caps."""
+    with open_workspace(workspace) as ws:
+        loc = locale(ws)
+        if refresh:
+            with progress_bar(loc) as progress:
+                meta = ws.build_decision_snapshot(progress=progress)
+            if not json_:
+                console().print(t("plan.snapshot", loc, candidates=meta["candidates"],
+                                  customers=meta["customers"]), markup=False)  # fmt: skip
+        if customer_id is None:
+            return
+        context = {k: v for k, v in (("page", page), ("event", event)) if v}
+        decision = ws.decide(customer_id, channel=channel, context=context, reserve=not dry_run)
+        if json_:
+            typer.echo(json.dumps(decision.as_dict(), ensure_ascii=False, default=str))
+            return
+        out = console()
+        out.print(t(f"plan.decide.{decision.outcome}", loc, customer=customer_id,
+                    offer=decision.offer_id, channel=decision.channel,
+                    send_at=decision.send_at, net=decision.expected_net or 0.0,
+                    ms=decision.milliseconds), markup=False)  # fmt: skip
+        if decision.credit_limit is not None:
+            out.print(t("plan.decide.credit", loc, limit=decision.credit_limit,
+                        rate=decision.credit_rate or 0.0), markup=False)  # fmt: skip
+        for line in decision.reasons:
+            out.print(f"  - {line}", markup=False)

@@ -74,6 +74,8 @@ class PlanInputs:
     preferred_hour: np.ndarray
     credit: CreditOffer | None = None
     strata: np.ndarray | None = None
+    #: The customers' zones and addresses (real-time decisions keep them in their snapshot).
+    contacts: pd.DataFrame | None = None
 
 
 @dataclass
@@ -134,6 +136,12 @@ def build_plan(spec: PlanSpec, catalogue: OfferCatalogue, inputs: PlanInputs,
     # explain use them) but never reach the optimiser.
     cand["profitable"] = (cand["weighted"] > cand["cost"]).to_numpy()
     cand["arm"] = arms[cand["row"].to_numpy()] if len(cand) else np.array([], dtype=object)
+    # credit offers carry each customer's limit and rate (NaN for the others)
+    is_credit = np.array([o.credit for o in offers], dtype=bool)[cand["offer"].to_numpy()]
+    at = cand["row"].to_numpy(np.int64)
+    credit = inputs.credit
+    cand["credit_limit"] = np.where(is_credit, credit.limit[at], np.nan) if credit else np.nan
+    cand["credit_rate"] = np.where(is_credit, credit.rate[at], np.nan) if credit else np.nan
     # 5. arbitration: treated under the limits, holdout under limits scaled to its size
     treated = ((cand["arm"] != CONTROL) & cand["profitable"]).to_numpy()
     holdout = ((cand["arm"] == CONTROL) & cand["profitable"]).to_numpy()

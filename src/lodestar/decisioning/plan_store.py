@@ -53,7 +53,8 @@ def save_plan(root: Path, plan: Plan, summary: dict[str, Any]) -> SavedPlan:
     staging.mkdir(exist_ok=False)
     _parquet(plan.rows, staging / "plan.parquet")
     keep = ["customer_id", "offer_id", "channel_name", "arm", "effect", "propensity", "take",
-            "gross", "weighted", "cost", "profitable", "chosen"]  # fmt: skip
+            "gross", "weighted", "cost", "credit_limit", "credit_rate", "profitable",
+            "chosen"]  # fmt: skip
     _parquet(plan.candidates[[c for c in keep if c in plan.candidates.columns]]
              .rename(columns={"channel_name": "channel"}), staging / "candidates.parquet")
     _parquet(plan.offer_codes, staging / "offer_rules.parquet")

@@ -51,7 +51,10 @@ def _as_of(ws: Any) -> date:
 
 
 def plan_inputs(ws: Any, spec: PlanSpec, catalogue: OfferCatalogue, policy: ContactPolicy,
-                *, progress: Progress | None = None) -> tuple[PlanInputs, date]:  # fmt: skip
+                *, progress: Progress | None = None,
+                open_gate: bool = False) -> tuple[PlanInputs, date]:  # fmt: skip
+    """Everything :func:`~.plan.build_plan` needs. ``open_gate`` leaves the contact policy out
+    (every channel allowed at all hours): real-time decisions check it per request instead."""
     def step(name: str, i: int) -> None:
         # one progress stage, "plan", in seven steps (``name`` says which, for readers)
         if progress is not None:
@@ -97,7 +100,13 @@ def plan_inputs(ws: Any, spec: PlanSpec, catalogue: OfferCatalogue, policy: Cont
     effects = [e for o in offers
                for e in offer_effects(o, channels, load, len(ids), response)]  # fmt: skip
     step("contact policy", 4)
-    gate = _gate(ws, policy, profile, channels, spec, send_on)
+    if open_gate:
+        everyone = np.ones(len(ids), dtype=bool)
+        gate = ChannelGate({c: everyone for c in channels},
+                           {c: np.full(len(ids), None, dtype=object) for c in channels},
+                           (), {c: list(range(24)) for c in channels})  # fmt: skip
+    else:
+        gate = _gate(ws, policy, profile, channels, spec, send_on)
     step("credit terms", 5)
     credit = None
     if any(o.credit for o in offers):
@@ -118,7 +127,7 @@ def plan_inputs(ws: Any, spec: PlanSpec, catalogue: OfferCatalogue, policy: Cont
     inputs = PlanInputs(facts=facts, zones=profile["time_zone"].to_numpy(), audience=audience,
                         offer_audiences=offer_audiences, product_risk=products,
                         effects=effects, gate=gate, preferred_hour=hours, credit=credit,
-                        strata=strata)  # fmt: skip
+                        strata=strata, contacts=profile)  # fmt: skip
     return inputs, send_on
 
 
