@@ -33,6 +33,7 @@ class DecisioningMixin:
     root: Path
     ops: Any
     query: Any  # Workspace.query
+    _nba: NextBestAction | None = None  # the real-time engine, loaded on first use
 
     # -- offers -------------------------------------------------------------------------------
     def offer_catalogue(self, path: str | Path | None = None) -> OfferCatalogue:
@@ -228,7 +229,7 @@ class DecisioningMixin:
         complaints = self.query("SELECT customer_id, ts FROM complaints").to_pandas()
         engine = NextBestAction(self.snapshot_dir, self.contact_policy(policy), self.ops,
                                 history=history, complaints=complaints)  # fmt: skip
-        self._nba: NextBestAction | None = engine
+        self._nba = engine
         return engine
 
     def decide(
