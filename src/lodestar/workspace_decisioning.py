@@ -246,6 +246,27 @@ class DecisioningMixin:
         return self.next_best_action().decide(customer_id, channel=channel, context=context,
                                               purpose=purpose, reserve=reserve)  # fmt: skip
 
+    def recheck_plan(self, plan_id: str, *, at: datetime | None = None) -> pd.DataFrame:
+        """The plan's contacts checked against the contact policy as things are now (consent
+        and the do-not-contact list from the operational store): ``still_allowed``, ``reason``
+        (:mod:`~lodestar.decisioning.plan_recheck`)."""
+        from lodestar.decisioning.plan_recheck import operational_consents, recheck
+        from lodestar.decisioning.planning import policy_frames
+
+        saved = self.saved_plan(plan_id)
+        rows = saved.rows()
+        policy = self.contact_policy((saved.summary.get("policy") or {}).get("name"))
+        ids = sorted(set(rows.loc[rows["contact"], "customer_id"].astype(str)))
+        customers = self.query(
+            "SELECT customer_id, time_zone, phone, email, app_user_id, wecom_id FROM customers"
+        ).to_pandas()
+        customers = customers[customers["customer_id"].isin(ids)]
+        frames = policy_frames(self, at or datetime.now(UTC))
+        return recheck(rows, policy, customers, purpose=saved.summary.get("purpose", "marketing"),
+                       consents_now=operational_consents(self.ops, ids),
+                       do_not_contact=frames["do_not_contact"], history=frames["history"],
+                       complaints=frames["complaints"], at=at)  # fmt: skip
+
     def explain_plan(self, plan_id: str, customer_id: str) -> dict[str, Any]:
         """Why ``customer_id`` got what they got in ``plan_id`` (or nothing)."""
         from lodestar.decisioning.plan_store import explain

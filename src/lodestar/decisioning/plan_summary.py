@@ -35,6 +35,7 @@ def summarise(plan: Plan, catalogue: OfferCatalogue) -> dict[str, Any]:
         "campaign": spec.campaign,
         "name": spec.name,
         "send_on": str(plan.send_on),
+        "purpose": spec.purpose,
         "customers": int(plan.meta.get("customers", 0)),
         "contacts": len(treated),
         "holdout_tracked": int((rows["arm"] == CONTROL).sum()),
