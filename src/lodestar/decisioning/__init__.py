@@ -1,0 +1,1 @@
+"""Decisioning: offers, eligibility, contact policy, arbitration / budget optimisation, plans."""
