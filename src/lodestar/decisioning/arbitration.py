@@ -180,7 +180,7 @@ class Allocation:
     upper_bound: float  # proven upper bound on the LP relaxation (a Lagrangian dual value)
     gap: float  # (upper_bound - objective) / max(|upper_bound|, tiny)
     multipliers: dict[str, Any]  # shadow prices: budget, offer_budget, offer_count, channel
-    iterations: int
+    iterations: int  # passes of the dual over all rows (a sample's passes are not counted)
     binding: list[str]  # limits with a positive price, e.g. "budget", "channel[2]"
     usage: dict[str, Any] = field(default_factory=dict)  # what the chosen rows use of each limit
     solution: np.ndarray | None = None  # LP values per row (solve_exact(relax=True) only)

@@ -44,7 +44,8 @@ def repair(problem: Problem, a: np.ndarray, picks: np.ndarray) -> np.ndarray:
     )
     first = picks[np.argsort(-a[picks], kind="stable")]
     _walk(problem, state, first, one_per_customer=False)
-    pool = np.flatnonzero(~state.accepted)
+    # only customers with a free slot can take more: one gather instead of filtering every row
+    pool = np.flatnonzero((state.slots > 0)[problem.group] & ~state.accepted)
     pool = pool[_fits(problem, state, pool)]
     pool = pool[np.argsort(-a[pool], kind="stable")]
     _walk(problem, state, pool, one_per_customer=True)
@@ -120,6 +121,9 @@ def _accept(problem: Problem, state: _State, rows: np.ndarray) -> None:
 
 def _walk(problem: Problem, state: _State, rows: np.ndarray, *, one_per_customer: bool) -> None:
     """Take each row of ``rows`` (in order) that still fits."""
+    if one_per_customer:
+        first_at = np.full(problem.n_groups, np.iinfo(np.int64).max, dtype=np.int64)
+        gone = np.zeros(len(problem.rows), dtype=bool)
     for _ in range(MAX_ROUNDS):
         rows = rows[_fits(problem, state, rows)]
         if not len(rows):
@@ -128,12 +132,18 @@ def _walk(problem: Problem, state: _State, rows: np.ndarray, *, one_per_customer
         if one_per_customer:
             # a customer's later rows wait for the next round, when its slots are known
             head = rows[:_HEAD]
-            _, first = np.unique(problem.group[head], return_index=True)
-            head = head[np.sort(first)]
+            group = problem.group[head]
+            place = np.arange(len(head))
+            np.minimum.at(first_at, group, place)
+            head = head[first_at[group] == place]
+            first_at[group] = np.iinfo(np.int64).max
         end = _fitting_prefix(problem, state, head)
         _accept(problem, state, head[:end])
-        done = head[: end + 1]  # the accepted prefix and the row that broke it
-        rows = rows[~np.isin(rows, done, assume_unique=True)] if one_per_customer else rows[end + 1 :]
+        if one_per_customer:
+            gone[head[: end + 1]] = True  # the accepted prefix and the row that broke it
+            rows = rows[~gone[rows]]
+        else:
+            rows = rows[end + 1 :]
     _walk_row_by_row(problem, state, rows)
 
 

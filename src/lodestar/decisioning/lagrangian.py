@@ -11,16 +11,18 @@ and the dual function ``L(y) = sum over customers of their best top-k positive a
 above, because the per-customer constraints (at most k, one per offer) form a laminar family,
 whose polytope is integral: the relaxation of the customer's subproblem is the top-k itself.
 
-Price search: a box-step cutting-plane method (Marsten's BOXSTEP, with the box grown or shrunk).
-Why not plain subgradient steps: the dual has ~2 x offers + channels + 1 dimensions (26 in the
-issue's 1M x 10 x 5 case) and every evaluation is a full pass over millions of rows, so the
-method must need few evaluations. Subgradient methods need hundreds and a step-size schedule;
-coordinate bisection stalls at the kinks where two limits interact (e.g. an offer's count and a
-channel's capacity). Cutting planes keep every evaluation as a cut, find the exact minimum of a
-piecewise-linear function in finitely many steps on small instances, and the box keeps the steps
-from jumping to the far corners of a poor early model. The master problem is a tiny LP (HiGHS).
-On large inputs a random 1/8 (or so) of the customers, with the limits scaled to match, gives
-the starting prices, so the full passes only polish them.
+Price search, in two parts. (1) Above 100k rows with k = 1, L-BFGS-B on a smoothed dual (each
+customer's max softened to a log-sum-exp) — on a random sample of the customers (about 1.5M
+rows, limits scaled to match) when larger than 2M rows, then a few passes on all rows only if the
+sample's prices leave the gap above tolerance. Why: with many customers ``L`` is nearly smooth
+yet kinked wherever one customer's choice flips; cutting planes alone needed 130 full passes at
+100k customers, the smoothed L-BFGS about 30. (2) A box-step cutting-plane method (Marsten's
+BOXSTEP, box grown on long steps, shrunk on bad ones) on the exact ``L``, from those prices (or
+from zero on small inputs, where ``L`` has few, coarse kinks: cutting planes find its exact
+minimum in finitely many steps and beat smoothing there — 40-customer instances: mean MILP gap
+0.12% against 0.18%, 8x faster). Plain subgradient steps were not used: they need hundreds of
+passes and a step schedule; coordinate bisection stalls where two limits interact (an offer's
+count and a channel's capacity). The master problem is a tiny LP (HiGHS).
 
 The repair is a greedy in adjusted-score order: first the Lagrangian choices (highest score first;
 one that no longer fits is dropped), then every other profitable action of customers with a free
@@ -42,7 +44,10 @@ from lodestar.errors import ConfigError
 
 BUDGET, OFFER_BUDGET, OFFER_COUNT, CHANNEL = 0, 1, 2, 3
 _SAMPLE_ABOVE = 2_000_000  # rows; below this the full problem is cheap enough to search directly
-_SAMPLE_ROWS = 600_000
+_SAMPLE_ROWS = 1_500_000
+# below this many rows the dual has few, coarse kinks: cutting planes from zero prices beat
+# smoothing there (measured on 40-customer instances: mean MILP gap 0.12% vs 0.18%, 8x faster)
+_SMOOTH_ABOVE = 100_000
 _TINY = 1e-12
 
 
@@ -72,6 +77,7 @@ class Problem:
     co_starts: np.ndarray | None = None  # first row of each pair
     co_group: np.ndarray | None = None  # group of each pair
     group_co_starts: np.ndarray | None = None  # first pair of each group
+    passes: int = 0  # evaluations of the (smoothed or exact) dual over these rows
 
     @property
     def n_groups(self) -> int:
@@ -159,6 +165,8 @@ def _scales(profit: np.ndarray, cost: np.ndarray, kind: np.ndarray) -> np.ndarra
     """A typical price per limit: profit per CNY for budgets, profit per action for counts."""
     if not len(profit):
         return np.ones(len(kind))
+    stride = max(len(profit) // 200_000, 1)  # a median of 200k rows is typical enough
+    profit, cost = profit[::stride], cost[::stride]
     per_action = float(np.median(profit))
     paid = cost > 0
     per_cny = float(np.median(profit[paid] / cost[paid])) if paid.any() else 1.0
@@ -322,6 +330,7 @@ class Evaluation:
 
 
 def evaluate(problem: Problem, y: np.ndarray) -> Evaluation:
+    problem.passes += 1
     a = adjusted(problem, y)
     picks, total = top_choices(problem, a)
     used = usage(problem, picks)
@@ -424,10 +433,81 @@ def _gap(upper: float, objective: float) -> float:
     return max(upper - objective, 0.0) / max(abs(upper), _TINY)
 
 
+def smoothed(problem: Problem, y: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
+    """The dual with each customer's max softened to ``tau * log(1 + sum(exp(a / tau)))``
+    (k = 1): a smooth convex function above ``L``, with its gradient."""
+    problem.passes += 1
+    a = adjusted(problem, y)
+    top = np.maximum(np.maximum.reduceat(a, problem.starts), 0.0)
+    a -= top[problem.group]
+    a /= tau
+    weight = np.exp(a, out=a)
+    total = np.add.reduceat(weight, problem.starts) + np.exp(-top / tau)
+    value = float((top + tau * np.log(total)).sum() + y @ problem.cap)
+    weight /= total[problem.group]
+    cells = problem.n_offers * problem.n_channels
+    actions = np.bincount(problem.oc, weights=weight, minlength=cells).reshape(problem.n_offers, -1)
+    weight *= problem.cost
+    spend = np.bincount(problem.oc, weights=weight, minlength=cells).reshape(problem.n_offers, -1)
+    table = {
+        BUDGET: lambda i: spend.sum(),
+        OFFER_BUDGET: lambda i: spend[i].sum(),
+        OFFER_COUNT: lambda i: actions[i].sum(),
+        CHANNEL: lambda i: actions[:, i].sum(),
+    }
+    used = np.array([table[int(k)](i) for k, i in zip(problem.kind, problem.index, strict=True)])
+    return value, problem.cap - used
+
+
+def smooth_prices(
+    problem: Problem, y0: np.ndarray, softening: tuple[float, ...], maxiter: int = 100
+) -> np.ndarray:
+    """Prices minimising the smoothed dual (k = 1), once per softening (a share of the median
+    profit), each run starting where the last stopped.
+
+    Why: with many customers ``L`` is nearly smooth but has a kink wherever one customer's
+    choice flips; cutting planes then need a cut per small facet (130 full passes at 100k
+    customers). The softened dual is smooth, so L-BFGS-B finds its minimum in tens of passes;
+    a smaller softening moves that minimum towards the kinked one.
+    """
+    from scipy.optimize import minimize
+
+    scale = problem.scale
+    typical = float(np.median(problem.profit))
+    z = y0 / scale
+    norm = max(abs(smoothed(problem, y0, softening[0] * typical)[0]), 1.0)
+    for share in softening:
+
+        def f(z: np.ndarray, tau: float = share * typical) -> tuple[float, np.ndarray]:
+            value, grad = smoothed(problem, z * scale, tau)
+            return value / norm, grad * scale / norm
+
+        result = minimize(
+            f,
+            z,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, None)] * len(z),
+            options={"maxiter": maxiter, "ftol": 1e-9, "gtol": 1e-7},
+        )
+        z = np.maximum(result.x, 0.0)
+    return np.asarray(z * scale)
+
+
 def warm_start(problem: Problem, tolerance: float) -> np.ndarray:
-    """Prices from a random share of the customers, for a large problem (zeros for a small)."""
+    """Starting prices. k = 1: the smoothed dual's minimum, on a random share of the customers
+    when the problem is large (``solve`` refines on all rows if the share's sampling error
+    leaves the gap above tolerance). k > 1: box-step on the share when large, else zeros."""
     y0 = np.zeros(len(problem.cap))
-    if len(problem.rows) <= _SAMPLE_ABOVE or not len(problem.cap):
+    if not len(problem.cap) or not len(problem.rows):
+        return y0
+    large = len(problem.rows) > _SAMPLE_ABOVE
+    if problem.k == 1 and len(problem.rows) > _SMOOTH_ABOVE:
+        if large:
+            sample = subsample(problem, _SAMPLE_ROWS / len(problem.rows))
+            return smooth_prices(sample, y0, (0.05, 0.005))
+        return smooth_prices(problem, y0, (0.05, 0.005))
+    if not large:
         return y0
     sample = subsample(problem, _SAMPLE_ROWS / len(problem.rows))
     search = Search.start(sample, y0, box=1.0)
@@ -446,7 +526,7 @@ def solve(
     started = time.perf_counter()
     y0 = warm_start(problem, tolerance)
     sampled = bool(y0.any())
-    search = Search.start(problem, y0, box=0.05 if sampled else 1.0)
+    search = Search.start(problem, y0, box=0.02 if sampled else 1.0)
     best_rows = np.zeros(0, dtype=np.intp)
     best_objective = 0.0
     tried: set[bytes] = set()
@@ -464,13 +544,24 @@ def solve(
 
     small = len(problem.rows) <= 200_000
     try_primal(search.center)
+    if (
+        problem.k == 1
+        and len(problem.rows) > _SAMPLE_ABOVE
+        and _gap(search.best_upper, best_objective) > tolerance
+    ):
+        # the sample's prices are off by its sampling error: a few smoothed passes on all rows
+        refined = smooth_prices(problem, search.center.y, (0.005,), maxiter=10)
+        best_upper = search.best_upper
+        search = Search.start(problem, refined, box=0.02)
+        search.best_upper = min(search.best_upper, best_upper)
+        try_primal(search.center)
     iterations = 0
     while iterations < max_iterations and _gap(search.best_upper, best_objective) > tolerance:
         serious, predicted = search.step()
         iterations += 1
         converged = predicted == 0.0 and not serious
         near = predicted < 10 * tolerance * abs(search.center.value)
-        if serious and (small or near or iterations % 8 == 0):
+        if serious and (small or (near and iterations % 4 == 0)):
             try_primal(search.center)
         if progress is not None:
             progress(iterations, search.best_upper, best_objective)
@@ -480,7 +571,7 @@ def solve(
         try_primal(search.center)
         # at a kink, ties between actions decide the repair: nudge the prices both ways
         for nudge in (1 + 1e-6, 1 - 1e-6):
-            if search.center.y.any():
+            if search.center.y.any() and small:
                 try_primal(evaluate(problem, search.center.y * nudge))
     chosen = np.zeros(problem.n_candidates, dtype=bool)
     chosen[problem.rows[best_rows]] = True
@@ -525,7 +616,7 @@ def _allocation(
         upper_bound=upper,
         gap=_gap(upper, objective),
         multipliers=multipliers,
-        iterations=iterations,
+        iterations=problem.passes,
         binding=binding,
         usage=used,
     )
