@@ -36,6 +36,8 @@ def summarise(plan: Plan, catalogue: OfferCatalogue) -> dict[str, Any]:
         "name": spec.name,
         "send_on": str(plan.send_on),
         "purpose": spec.purpose,
+        "offers": list(plan.meta.get("offers", [])),
+        "channels": list(plan.meta.get("channels", [])),
         "customers": int(plan.meta.get("customers", 0)),
         "contacts": len(treated),
         "holdout_tracked": int((rows["arm"] == CONTROL).sum()),
