@@ -16,8 +16,13 @@ oracle of a synthetic bank.
 - **synthetic**: a generated bank; a past campaign's contacts with features as of the day
   before the campaign started (customer attributes, and transactions, events and holdings
   before that day). Uplift model fitted on half the customers; on the other half, at a 20%
-  contact budget, the true incremental conversions (``campaign_truth``) of ranking by the
-  model, by a response model (a classifier on the treated arm), at random, and by the truth.
+  contact budget, the incremental conversions of ranking by the model (each customer gets the
+  treatment with the highest predicted effect), by a response model (a classifier on the
+  treated arms) and at random (both with the treatment that converted best in the training
+  half), by a "feature ceiling" (LightGBM fitted to the expected uplift) and by the truth
+  (``campaign_truth``): the trait oracle ranks by the expected uplift given every latent trait,
+  the luck oracle by the realised draw (type and effect). Every policy is scored by expected
+  conversions (shares of the trait oracle) and by realised ones (shares of the luck oracle).
 
 Seconds are wall-clock on a shared machine and only comparable within one run.
 """
@@ -297,12 +302,21 @@ SYNTHETIC_FEATURES = [
 
 
 def _incremental(true_effect: np.ndarray, score: np.ndarray, arm_of: np.ndarray, n: int) -> float:
-    """True incremental conversions of contacting the ``n`` highest scores, each with its arm."""
+    """Incremental conversions of contacting the ``n`` highest scores, each with its arm, by
+    ``true_effect`` (customers x treatments)."""
     top = np.argsort(-score, kind="stable")[:n]
     return float(true_effect[top, arm_of[top]].sum())
 
 
-def run_synthetic(customers: int, workspace: Path | None) -> list[dict[str, Any]]:
+def _truth(truth: pd.DataFrame, column: str, customers: pd.Series, arms: list[str]) -> np.ndarray:
+    """(customers x treatments) of one ``campaign_truth`` column, treatments in ``arms`` order."""
+    wide = truth.pivot(index="customer_id", columns="treatment", values=column)
+    return wide.loc[customers, arms].to_numpy()
+
+
+def run_synthetic(
+    customers: int, workspace: Path | None, split_seed: int = 0
+) -> list[dict[str, Any]]:
     import tempfile
 
     from lodestar.modeling.uplift_selection import UpliftModel
@@ -313,18 +327,19 @@ def run_synthetic(customers: int, workspace: Path | None) -> list[dict[str, Any]
     if ws.counts().get("customers", 0) == 0:
         ws.generate(customers=customers, seed=7)
     results = []
-    truth = ws.query("SELECT campaign_id, customer_id, treatment, uplift FROM campaign_truth")
-    truth_frame = truth.to_pandas()
+    truth_frame = ws.query(
+        "SELECT campaign_id, customer_id, treatment, uplift, expected_uplift FROM campaign_truth"
+    ).to_pandas()
+    if truth_frame["expected_uplift"].isna().any():
+        raise SystemExit(f"{root}: campaign_truth has no expected_uplift; generate a new bank")
     campaigns = ws.query("SELECT campaign_id FROM past_campaigns ORDER BY 1").column(0).to_pylist()
     for campaign_id in campaigns:
         frame = campaign_features(ws, campaign_id)
         if len(frame) < 2000:
             continue
-        true = truth_frame[truth_frame["campaign_id"] == campaign_id].pivot(
-            index="customer_id", columns="treatment", values="uplift"
-        )
+        truth = truth_frame[truth_frame["campaign_id"] == campaign_id]
         # a 50/50 split of customers, seeded: fit on one half, judge on the other
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(split_seed)
         half = rng.random(len(frame)) < 0.5
         fit, test = frame[half], frame[~half].reset_index(drop=True)
         X_fit, X_test = fit[SYNTHETIC_FEATURES], test[SYNTHETIC_FEATURES]
@@ -334,40 +349,51 @@ def run_synthetic(customers: int, workspace: Path | None) -> list[dict[str, Any]
         model.fit(X_fit, fit["converted"].to_numpy(), fit["treatment"].to_numpy())
         seconds = time.perf_counter() - started
         effect = model.predict_uplift(X_test).reshape(len(X_test), -1)
-        true_effect = true.loc[test["customer_id"], arms].to_numpy()  # columns in sorted order
+        assert list(model.treatments_) == arms, (model.treatments_, arms)
+        # Two truths per customer and treatment: the expected uplift given every latent trait
+        # (what a policy could know before contacting anyone) and the realised draw (which adds
+        # the luck of the latent type and effect draws).
+        expected = _truth(truth, "expected_uplift", test["customer_id"], arms)
+        realised = _truth(truth, "uplift", test["customer_id"], arms)
         # each policy contacts BUDGET of the held-out customers with one treatment each
         n = int(len(test) * BUDGET)
 
         treated = fit["treatment"] != "control"
         response = _lgb("binary").fit(_numeric(X_fit[treated]), fit["converted"][treated])
         p_response = response.predict_proba(_numeric(X_test))[:, 1]
-        best_arm = np.argmax(effect, axis=1)
-        oracle_arm = np.argmax(true_effect, axis=1)
-        first = np.zeros(len(test), dtype=np.int64)  # response model: the first treatment
-        random_value = float(true_effect[:, 0].mean() * n)
-        # The latent response type is drawn at random given the customer's traits, so part of
-        # the true uplift is luck no feature can see. The ceiling for these features: a model
-        # fitted to the true uplift itself (per treatment) on the training half.
-        true_fit = true.loc[fit["customer_id"], arms].to_numpy()
+        # Response model and random contact everyone with the treatment that won the
+        # randomised test on average in the training half (what a marketer would do).
+        y_fit, t_fit = fit["converted"].to_numpy(), fit["treatment"].to_numpy()
+        won = int(np.argmax([y_fit[t_fit == a].mean() for a in arms]))
+        won_arm = np.full(len(test), won)
+        # The ceiling for these features: a model fitted to the expected uplift itself (per
+        # treatment) on the training half.
+        expected_fit = _truth(truth, "expected_uplift", fit["customer_id"], arms)
         ceiling_effect = np.column_stack([
-            _lgb("continuous").fit(_numeric(X_fit), true_fit[:, j]).predict(_numeric(X_test))
+            _lgb("continuous").fit(_numeric(X_fit), expected_fit[:, j]).predict(_numeric(X_test))
             for j in range(len(arms))
         ])  # fmt: skip
-        oracle = _incremental(true_effect, true_effect.max(axis=1), oracle_arm, n)
-        row = {
-            "campaign": campaign_id,
-            "treatments": arms,
-            "contacts": len(frame),
-            "chosen": model.learner_name_,
-            "oracle": oracle,
-            "uplift": _incremental(true_effect, effect.max(axis=1), best_arm, n),
-            "ceiling": _incremental(
-                true_effect, ceiling_effect.max(axis=1), np.argmax(ceiling_effect, axis=1), n
-            ),
-            "response": _incremental(true_effect, p_response, first, n),
-            "random": random_value,
-            "seconds": seconds,
+        policies = {  # name -> (score, arm)
+            "trait_oracle": (expected.max(axis=1), np.argmax(expected, axis=1)),
+            "luck_oracle": (realised.max(axis=1), np.argmax(realised, axis=1)),
+            "uplift": (effect.max(axis=1), np.argmax(effect, axis=1)),
+            "ceiling": (ceiling_effect.max(axis=1), np.argmax(ceiling_effect, axis=1)),
+            "response": (p_response, won_arm),
+            # the model's ranking with the arm that won on average: ranking vs choice of arm
+            "uplift_won_arm": (effect[:, won], won_arm),
         }
+        row: dict[str, Any] = {"campaign": campaign_id, "treatments": arms,
+                               "contacts": len(frame), "chosen": model.learner_name_}  # fmt: skip
+        for name, (score, arm) in policies.items():
+            row[name] = _incremental(expected, score, arm, n)
+            row[f"{name}_realised"] = _incremental(realised, score, arm, n)
+        row["random"] = float(expected[:, won].mean() * n)
+        row["random_realised"] = float(realised[:, won].mean() * n)
+        row["won_arm"] = arms[won]
+        top = np.argsort(-effect.max(axis=1), kind="stable")[:n]
+        row["uplift_arm_share"] = {a: float(np.mean(np.argmax(effect[top], axis=1) == j))
+                                   for j, a in enumerate(arms)}  # fmt: skip
+        row["seconds"] = seconds
         print(row, flush=True)
         results.append(row)
     ws.close()
@@ -416,20 +442,33 @@ def markdown_multi(result: dict[str, Any]) -> str:
 
 
 def markdown_synthetic(rows: list[dict[str, Any]], customers: int) -> str:
+    policies = [("uplift", "uplift model"), ("response", "response model"), ("random", "random"),
+                ("ceiling", "feature ceiling")]  # fmt: skip
+    head = " | ".join(f"{label} | share" for _, label in policies)
+    rule = "|---|---|---:|---:|" + "---:|---:|" * len(policies)
     lines = [f"### Synthetic bank ({customers:,} customers): incremental conversions at a "
              f"{BUDGET:.0%} contact budget, held-out half", "",
-             "| campaign | treatments | contacts | oracle | uplift model | share of oracle | "
-             "response model | share | random | share | feature ceiling | share | chosen | fit s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]  # fmt: skip
+             "Expected incremental conversions (sum of the expected uplift given the traits over "
+             "those contacted), shares of the trait oracle:", "",
+             f"| campaign | treatments | contacts | trait oracle | {head} | "
+             "gain over random: uplift / response / ceiling | chosen | fit s |",
+             rule + "---:|---|---:|"]  # fmt: skip
     for r in rows:
-        o = r["oracle"]
-        lines.append(
-            f"| {r['campaign']} | {', '.join(r['treatments'])} | {r['contacts']:,} | {o:.1f} | "
-            f"{r['uplift']:.1f} | {r['uplift'] / o:.0%} | {r['response']:.1f} | "
-            f"{r['response'] / o:.0%} | {r['random']:.1f} | {r['random'] / o:.0%} | "
-            f"{r['ceiling']:.1f} | {r['ceiling'] / o:.0%} | "
-            f"{r['chosen']} | {r['seconds']:.1f} |"
-        )
+        o = r["trait_oracle"]
+        cells = " | ".join(f"{r[k]:.1f} | {r[k] / o:.0%}" for k, _ in policies)
+        gain = " / ".join(f"{(r[k] - r['random']) / (o - r['random']):.0%}"
+                          for k in ("uplift", "response", "ceiling"))  # fmt: skip
+        lines.append(f"| {r['campaign']} | {', '.join(r['treatments'])} | {r['contacts']:,} | "
+                     f"{o:.1f} | {cells} | {gain} | {r['chosen']} | {r['seconds']:.1f} |")  # fmt: skip
+    lines += ["", "Realised incremental conversions (sum of the drawn uplift), shares of the luck "
+              "oracle (ranks by the drawn uplift itself):", "",
+              f"| campaign | luck oracle | trait oracle | share | {head} |",
+              "|---|---:|---:|---:|" + "---:|---:|" * len(policies)]  # fmt: skip
+    for r in rows:
+        o = r["luck_oracle_realised"]
+        cells = " | ".join(f"{r[f'{k}_realised']:.1f} | {r[f'{k}_realised'] / o:.0%}"
+                           for k, _ in [("trait_oracle", ""), *policies])  # fmt: skip
+        lines.append(f"| {r['campaign']} | {o:.1f} | {cells} |")
     return "\n".join(lines)
 
 
@@ -438,6 +477,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", default="hillstrom,multi,synthetic")
     parser.add_argument("--customers", type=int, default=60_000)
     parser.add_argument("--workspace", type=Path, default=None)
+    parser.add_argument("--split-seed", type=int, default=0, help="synthetic: fit/test split")
     args = parser.parse_args(argv)
     parts = args.part.split(",")
     warnings.filterwarnings("ignore")  # peers' deprecation chatter
@@ -448,8 +488,8 @@ def main(argv: list[str] | None = None) -> None:
     if "multi" in parts:
         sections.append(markdown_multi(run_multi()))
     if "synthetic" in parts:
-        sections.append(markdown_synthetic(run_synthetic(args.customers, args.workspace),
-                                           args.customers))  # fmt: skip
+        rows = run_synthetic(args.customers, args.workspace, args.split_seed)
+        sections.append(markdown_synthetic(rows, args.customers))
     print("\n\n".join(sections))
 
 

@@ -97,3 +97,38 @@ def load_located(path: str | Path) -> LocatedDocument:
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
     return load_located_text(text, str(p))
+
+
+def validate_located(model: Any, doc: LocatedDocument, *, what: str) -> Any:
+    """``doc.data`` validated into the pydantic ``model``; every problem is reported at once as
+    ``file:line: field 'x.y': message`` (:class:`~lodestar.errors.DefinitionError`).
+
+    The line is that of the field, else of its nearest ancestor (a missing field points at the
+    mapping that lacks it).
+    """
+    from pydantic import ValidationError
+
+    from lodestar.errors import DefinitionError
+
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            path = tuple(p for p in error["loc"] if isinstance(p, str | int))
+            message = _plain(error)
+            name = field_name(path) or "(document)"
+            problems.append(f"{doc.where(*path)}: field '{name}': {message}")
+        raise DefinitionError(problems, what=what) from None
+
+
+def _plain(error: Any) -> str:
+    """A pydantic error message in the house's words (what is wrong and how to fix it)."""
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown field (check its spelling against the documentation)"
+    if kind == "missing":
+        return "is required"
+    message = str(error.get("msg", "is not valid"))
+    # pydantic prefixes messages of custom validators with "Value error, "
+    return message.removeprefix("Value error, ")

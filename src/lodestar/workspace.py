@@ -38,6 +38,7 @@ from lodestar.errors import ConfigError, IngestError, WorkspaceError
 from lodestar.i18n import DEFAULT_LOCALE
 from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
+from lodestar.workspace_decisioning import DecisioningMixin
 
 if TYPE_CHECKING:
     from datetime import date
@@ -82,7 +83,7 @@ def _actor() -> str:
         return "local:unknown"
 
 
-class Workspace:
+class Workspace(DecisioningMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
     def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None) -> None:
@@ -325,6 +326,8 @@ class Workspace:
         stages.append("segments")
         models = self.build_models(progress=progress)
         stages.append("models")
+        plan = self.demo_plan(progress=progress)
+        stages.append("plan")
         overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
         sections = [
@@ -337,6 +340,10 @@ class Workspace:
                              data_as_of(self.engine), locale, overlap=overlap),
             self._models_section(locale),
         ]  # fmt: skip
+        if plan is not None:
+            from lodestar.reports.plan_section import plan_section
+
+            sections.append(plan_section(plan.summary, locale))
         report = render_report(
             self.root / "report.html",
             overview,
@@ -356,6 +363,7 @@ class Workspace:
             profile=profile,
             segments=seg_counts,
             models=models,
+            plan=plan.summary if plan is not None else None,
         )
 
     def _models_section(self, locale: str) -> Any:
@@ -1083,6 +1091,7 @@ class DemoOutcome:
     profile: ProfileOutcome | None = None
     segments: dict[str, int] = field(default_factory=dict)  # saved segment -> customers
     models: ModelsOutcome | None = None
+    plan: dict[str, Any] | None = None  # the demo campaign's plan summary
 
 
 @dataclass(frozen=True)

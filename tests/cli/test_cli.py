@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import lodestar.cli.data_commands
 import lodestar.cli.demo_command
+import lodestar.cli.plan_commands
 import lodestar.cli.profile_commands  # noqa: F401  (registers the commands)
 from lodestar.cli.main import app, state
 
@@ -121,6 +122,19 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
         scores = opened.query("SELECT count(*) AS n, count(score_churn) AS c FROM profile_scores")
         n, scored = scores.to_pylist()[0].values()
         assert n > 1000 and scored == n  # every open customer has a churn score
+        plans = opened.plans()
+        contacted = plans[0].rows().query("contact")["customer_id"].iloc[0]
+    # the demo planned its campaign: funnel, budget and comparison in the output and report
+    assert [p.plan_id for p in plans] == ["CMP_DEMO_XSELL-v1"]
+    assert "Exclusion funnel" in report and "response-only" in result.output
+    summary = plans[0].summary
+    assert summary["expected_cost"] <= summary["budget"] + 1e-6 and summary["contacts"] > 0
+    shown = run("--lang", "en", "explain", "CMP_DEMO_XSELL-v1", contacted, "-w", ws)
+    assert shown.exit_code == 0 and "contact" in shown.output and "chosen:" in shown.output
+    again = run("plan", str(tmp_path / "ws" / "campaign.yaml"), "--json", "-w", ws)
+    assert again.exit_code == 0 and json.loads(again.output)["plan_id"] == "CMP_DEMO_XSELL-v2"
+    listed = run("plans", "-w", ws)
+    assert "CMP_DEMO_XSELL-v1" in listed.output and "CMP_DEMO_XSELL-v2" in listed.output
 
 
 def test_console_script_runs(tmp_path: Path) -> None:

@@ -148,6 +148,15 @@ def test_campaigns_are_randomised_and_match_their_truth(bank: dict[str, pa.Table
         t = truth.filter(pc.equal(truth["campaign_id"], campaign))
         true_uplift = pc.mean(t["uplift"]).as_py()
         assert abs(observed - true_uplift) < 4 * se + 0.005, (campaign, observed, true_uplift)
+        # The realised draws scatter around their expectation given the traits.
+        draws = t["uplift"].to_numpy()
+        expected = t["expected_uplift"].to_numpy()
+        assert abs(draws.mean() - expected.mean()) < 4 * draws.std() / np.sqrt(len(draws))
+        np.testing.assert_allclose(
+            t["expected_p_treated"].to_numpy() - t["expected_p_control"].to_numpy(),
+            expected,
+            atol=1e-12,
+        )
     types = set(truth["response_type"].unique().to_pylist())
     assert types == {"persuadable", "sure_thing", "lost_cause", "do_not_disturb"}
     dnd = truth.filter(pc.equal(truth["response_type"], "do_not_disturb"))

@@ -87,4 +87,8 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
         from lodestar.cli.model_commands import print_portfolio
 
         print_portfolio(outcome.models.trained, loc, outcome.models.skipped)
+    if outcome.plan is not None:
+        from lodestar.cli.plan_commands import print_summary
+
+        print_summary(outcome.plan, loc)
     out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))

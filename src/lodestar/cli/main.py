@@ -179,6 +179,7 @@ def register_commands() -> None:
         data_commands,
         demo_command,
         model_commands,
+        plan_commands,
         profile_commands,
         segment_commands,
         tag_commands,

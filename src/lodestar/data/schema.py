@@ -587,6 +587,16 @@ CAMPAIGN_TRUTH = Entity(
         Field("uplift", FieldType.FLOAT, "p_treated - p_control.", required=True,
               minimum=-1, maximum=1),
         Field("expected_revenue", FieldType.FLOAT, "Revenue if converted.", minimum=0),
+        Field("expected_p_control", FieldType.FLOAT,
+              "P(convert) without contact, averaged over the latent type given the traits.",
+              minimum=0, maximum=1),
+        Field("expected_p_treated", FieldType.FLOAT,
+              "P(convert) with contact, averaged over the latent type given the traits.",
+              minimum=0, maximum=1),
+        Field("expected_uplift", FieldType.FLOAT,
+              "expected_p_treated - expected_p_control: the effect a policy knowing every "
+              "latent trait could expect (uplift is one random draw around it).",
+              minimum=-1, maximum=1),
     ),
 )  # fmt: skip
 

@@ -164,6 +164,17 @@ class DuckDBEngine(AnalyticalEngine):
                     for f in entity.fields
                 )
                 con.execute(f"CREATE TABLE IF NOT EXISTS {_ident(entity.name)} ({cols})")
+            # Optional columns added to an entity after a workspace was created (such as
+            # campaign_truth's expected_* columns) are added to its table, empty for old rows.
+            present = set(con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()"
+            ).fetchall())  # fmt: skip
+            for entity in [*ENTITIES.values(), *AUXILIARY.values()]:
+                for f in entity.fields:
+                    if not f.required and (entity.name, f.name) not in present:
+                        con.execute(f"ALTER TABLE {_ident(entity.name)} ADD COLUMN "
+                                    f"{_ident(f.name)} {SQL_TYPES[f.type]}")  # fmt: skip
             # Identity merge: anonymous events are attributed to the customer that owns the
             # device / cookie / open id they carry, once that link is known.
             con.execute(

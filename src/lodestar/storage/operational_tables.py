@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -109,4 +110,49 @@ segment_versions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(128), nullable=False),
     ForeignKeyConstraint(["name"], ["segments.name"]),
+)
+
+#: Every version of every contact policy (lodestar.decisioning.policy_store); a change is a new
+#: version, never an update.
+contact_policies = Table(
+    "contact_policies",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    #: The YAML text as written (comments included).
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(128), nullable=False),
+)
+
+#: Customers not to be contacted on a channel (or ``all``), with the reason, until expires_at.
+do_not_contact = Table(
+    "do_not_contact",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("note", Text),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_by", String(128), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Index("ix_do_not_contact_customer_id", "customer_id"),
+)
+
+#: Contacts reserved against the caps by real-time decisions and sends
+#: (lodestar.decisioning.contact_ledger); ``ts`` is the (possibly held) send time and
+#: ``local_day`` its date in the customer's zone.
+contact_ledger = Table(
+    "contact_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("campaign_id", String(64)),
+    Column("weight", Float, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("local_day", Date, nullable=False),
+    Index("ix_contact_ledger_customer_id_ts", "customer_id", "ts"),
 )

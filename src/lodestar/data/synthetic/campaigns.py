@@ -1,11 +1,15 @@
 """Past randomised campaigns with known, heterogeneous treatment effects.
 
 Each customer in a campaign's audience has a latent response type — persuadable, sure thing,
-lost cause or do-not-disturb — drawn from observable features (age, digital affinity, income,
-holdings, recency), so an uplift model can learn who is moved by contact. Arms are assigned at
-random; outcomes are drawn from the arm's true probability; the truth (p_control, p_treated,
-uplift, type) is written to ``campaign_truth`` so later work can measure how close a targeting
-policy comes to the best possible one.
+lost cause or do-not-disturb — drawn at random from probabilities that depend on their traits
+(age, digital affinity, activity, income, wealth, satisfaction, credit risk, holdings), so an
+uplift model can learn who is moved by contact. Arms are assigned at random; outcomes are drawn
+from the arm's true probability. ``campaign_truth`` records two truths per customer and
+treatment: the realised draw (``p_control``, ``p_treated``, ``uplift``, type), which includes
+the luck of the type and effect draws, and its expectation given the traits
+(``expected_p_control``, ``expected_p_treated``, ``expected_uplift``, in closed form by
+:func:`expected_effect`): the conditional average treatment effect, the best a targeting policy
+that knew every trait could rank by.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from scipy.special import ndtr
 
 from lodestar.data.schema import CAMPAIGN_CONTACTS, CAMPAIGN_TRUTH, PAST_CAMPAIGNS
 from lodestar.data.synthetic.accounts import CATEGORY, Book, P
@@ -77,10 +82,18 @@ def _eligible(spec: CampaignSpec, pop: Population, book: Book, day: int) -> np.n
     return alive & np.isin(pop.employment, (2, 3)) & pop.has_wecom | (alive & (pop.employment == 3))
 
 
-def _latent(
-    rng: np.random.Generator, spec: CampaignSpec, pop: Population, book: Book, idx: np.ndarray
+#: Persuadables' lift is uniform on this range (times 0.6 for a weaker second variant); a
+#: do-not-disturb's loss is uniform on ``DND_LOSS`` (at most their conversion rate).
+PERSUADABLE_LIFT = (0.04, 0.16)
+DND_LOSS = (0.01, 0.05)
+NOISE_SD = 0.002  # sure things and lost causes: effects that are nearly zero
+
+
+def _type_probabilities(
+    spec: CampaignSpec, pop: Population, book: Book, idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each customer's latent type and true response probability without contact."""
+    """P(type | traits), one row per customer in ``TYPES`` order, and the base conversion rate
+    without contact that each type's rate is derived from."""
     age, dig = pop.age[idx], pop.digital[idx]
     lw = np.log(pop.wealth[idx] / 1e5 + 1e-9)
     li = np.log(pop.monthly_income[idx] / 10_000)
@@ -102,11 +115,28 @@ def _latent(
     z = np.stack([z_pers, z_sure, z_lost, z_dnd], axis=1)
     prob = np.exp(z - z.max(axis=1, keepdims=True))
     prob /= prob.sum(axis=1, keepdims=True)
-    kind = (rng.random(len(idx))[:, None] > np.cumsum(prob, axis=1)).sum(axis=1)
-    kind = np.minimum(kind, 3)
     base = sigmoid(-3.2 + 0.5 * act + 0.2 * lw)
-    p_control = np.select([kind == 1, kind == 0], [np.clip(base * 6, 0.15, 0.6), base], base * 0.4)
+    return prob, base
+
+
+def _control_by_type(base: np.ndarray) -> np.ndarray:
+    """(n, 4): the response probability without contact of each type, given the base rate."""
+    return np.stack([base, np.clip(base * 6, 0.15, 0.6), base * 0.4, base * 0.4], axis=1)
+
+
+def _latent(
+    rng: np.random.Generator, prob: np.ndarray, base: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's latent type, drawn from ``prob``, and true response probability without
+    contact."""
+    kind = (rng.random(len(prob))[:, None] > np.cumsum(prob, axis=1)).sum(axis=1)
+    kind = np.minimum(kind, 3)
+    p_control = np.take_along_axis(_control_by_type(base), kind[:, None], axis=1)[:, 0]
     return kind, p_control
+
+
+def _variant_factor(variant: int) -> float:
+    return 1.0 if variant == 0 else 0.6
 
 
 def _treated(
@@ -116,11 +146,39 @@ def _treated(
     n = len(kind)
     lift = np.select(
         [kind == 0, kind == 3],
-        [rng.uniform(0.04, 0.16, n) * (1.0 if variant == 0 else 0.6),
-         -np.minimum(p_control, rng.uniform(0.01, 0.05, n))],
-        rng.normal(0, 0.002, n),
+        [rng.uniform(*PERSUADABLE_LIFT, n) * _variant_factor(variant),
+         -np.minimum(p_control, rng.uniform(*DND_LOSS, n))],
+        rng.normal(0, NOISE_SD, n),
     )  # fmt: skip
     return np.clip(p_control + lift, 0, 1)
+
+
+def _mean_min_uniform(low: float, high: float, cap: np.ndarray) -> np.ndarray:
+    """E[min(U, cap)] for U ~ Uniform(low, high)."""
+    c = np.clip(cap, low, high)
+    inside = ((c * c - low * low) / 2 + (high - c) * c) / (high - low)
+    return np.where(cap < low, cap, inside)
+
+
+def expected_effect(prob: np.ndarray, base: np.ndarray, variant: int) -> tuple[np.ndarray, ...]:
+    """Expected ``(p_control, p_treated, uplift)`` given the traits behind ``prob`` and ``base``:
+    the average over the latent type and the effect draws of :func:`_latent` and
+    :func:`_treated`, in closed form (the conditional average treatment effect, which is the most
+    a targeting policy that knew every trait could know before contacting anyone)."""
+    p0 = _control_by_type(base)
+    f = _variant_factor(variant)
+    lo, hi = PERSUADABLE_LIFT
+    # persuadable: min(f U, 1 - p0) = f min(U, (1 - p0) / f)
+    pers = f * _mean_min_uniform(lo, hi, (1 - p0[:, 0]) / f)
+    # sure thing, lost cause: E[max(N(0, s), -p0)] - the clip at zero (the one at one needs
+    # p0 > 0.99, and their p0 is at most 0.6)
+    c = -p0[:, 1:3] / NOISE_SD
+    near_zero = NOISE_SD * (c * ndtr(c) + np.exp(-c * c / 2) / np.sqrt(2 * np.pi))
+    dnd = -_mean_min_uniform(*DND_LOSS, p0[:, 3])
+    lift = np.column_stack([pers, near_zero, dnd])
+    uplift = (prob * lift).sum(axis=1)
+    p_control = (prob * p0).sum(axis=1)
+    return p_control, p_control + uplift, uplift
 
 
 def make_contacts(
@@ -138,7 +196,8 @@ def make_contacts(
         # Random assignment: control, or one of the treatment variants in equal shares.
         is_control = rng.random(k) < spec.control_share
         variant = rng.integers(0, len(spec.treatments), k)
-        kind, p0 = _latent(rng, spec, pop, book, idx)
+        prob, base = _type_probabilities(spec, pop, book, idx)
+        kind, p0 = _latent(rng, prob, base)
         treated = [_treated(rng, kind, p0, v) for v in range(len(spec.treatments))]
         p1 = np.choose(variant, treated)
         p = np.where(is_control, p0, p1)
@@ -173,6 +232,7 @@ def make_contacts(
             )
         )
         for v, t1 in enumerate(treated):
+            e0, e1, e_uplift = expected_effect(prob, base, v)
             truths.append(
                 pa.Table.from_arrays(
                     [
@@ -184,6 +244,9 @@ def make_contacts(
                         pa.array(t1),
                         pa.array(t1 - p0),
                         pa.array(np.full(k, spec.revenue)),
+                        pa.array(e0),
+                        pa.array(e1),
+                        pa.array(e_uplift),
                     ],
                     schema=CAMPAIGN_TRUTH.arrow_schema,
                 )

@@ -1,0 +1,1 @@
+"""Decisioning: offers, eligibility, contact policy, arbitration and plans (issue 5)."""

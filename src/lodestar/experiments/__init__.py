@@ -1,0 +1,1 @@
+"""Experiments: deterministic assignment to arms and holdouts, statistics, bandits."""

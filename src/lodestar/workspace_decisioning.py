@@ -1,0 +1,190 @@
+"""The decisioning half of the :class:`~lodestar.workspace.Workspace` facade: the offer
+catalogue, the contact policy, campaign plans and their explanations.
+
+Kept apart from ``workspace.py`` so each file stays readable; :class:`Workspace` inherits it and
+callers see one object.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lodestar.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lodestar.data.ingest import Progress
+    from lodestar.decisioning.offers import OfferCatalogue
+    from lodestar.decisioning.plan_spec import PlanSpec
+    from lodestar.decisioning.plan_store import SavedPlan
+    from lodestar.decisioning.policy_rules import ContactPolicy
+
+OFFERS_FILE = "offers.yaml"
+EXAMPLE_CAMPAIGN = "campaign.yaml"
+
+
+class DecisioningMixin:
+    root: Path
+    ops: Any
+
+    # -- offers -------------------------------------------------------------------------------
+    def offer_catalogue(self, path: str | Path | None = None) -> OfferCatalogue:
+        """The offers in ``path``, else the workspace's ``offers.yaml``."""
+        from lodestar.decisioning.offers import OfferCatalogue
+
+        source = Path(path) if path is not None else self.root / OFFERS_FILE
+        if not source.is_file():
+            raise ConfigError(f"no offer catalogue at {source}",
+                              hint="lodestar offers init writes the example catalogue into the "
+                                   "workspace; edit it to your products")  # fmt: skip
+        return OfferCatalogue.from_yaml(source)
+
+    def init_offers(self, *, overwrite: bool = False, actor: str | None = None) -> list[Path]:
+        """Copy the example offer catalogue and campaign plan into the workspace."""
+        written = []
+        examples = resources.files("lodestar.decisioning") / "examples"
+        for name in (OFFERS_FILE, EXAMPLE_CAMPAIGN):
+            target = self.root / name
+            if target.exists() and not overwrite:
+                continue
+            with resources.as_file(examples / name) as source:
+                shutil.copyfile(source, target)
+            written.append(target)
+        if written:
+            with self.ops.begin() as conn:
+                self.ops.audit(conn, actor=actor or _actor(), action="offers.init",
+                               entity="offers", after=[p.name for p in written])  # fmt: skip
+        return written
+
+    def train_offer_models(self, catalogue: OfferCatalogue, *, actor: str | None = None) -> list[str]:
+        """Train the uplift models the offers name by campaign and the registry lacks (quick
+        settings); returns the new model ids."""
+        from lodestar.decisioning.planning import uplift_model_of
+        from lodestar.modeling.registry import ModelError
+
+        trained = []
+        campaigns = dict.fromkeys(o.effect.campaign for o in catalogue.offers if o.effect.campaign)
+        for campaign in campaigns:
+            if campaign is None:
+                continue
+            try:
+                uplift_model_of(self, campaign)
+            except ModelError:
+                result = self.train_model("uplift", campaign=campaign,  # type: ignore[attr-defined]
+                                          params={"cv_repeats": 1}, actor=actor)  # fmt: skip
+                trained.append(result.model_id)
+        return trained
+
+    def demo_plan(self, *, progress: Progress | None = None) -> SavedPlan | None:
+        """The demo's campaign: the example offers and plan, the uplift models they need, and
+        the plan itself (None when the bank is too small for a model the offers need)."""
+        from lodestar.modeling.registry import ModelError
+
+        self.init_offers(actor="demo")
+        catalogue = self.offer_catalogue()
+        try:
+            self.train_offer_models(catalogue, actor="demo")
+            return self.plan(self.root / EXAMPLE_CAMPAIGN, actor="demo", progress=progress)
+        except (ModelError, ConfigError, ValueError) as error:
+            import logging
+
+            logging.getLogger("lodestar").warning("demo plan skipped: %s", error)
+            return None
+
+    # -- contact policy -----------------------------------------------------------------------
+    def contact_policy(self, name: str | None = None) -> ContactPolicy:
+        """The contact policy in force: the latest stored version of ``name`` (default: the
+        shipped policy's name, ``retail_default``), else the shipped example itself."""
+        from lodestar.decisioning.policy_rules import default_policy
+        from lodestar.decisioning.policy_store import load_policy, policy_versions
+
+        shipped = default_policy()
+        wanted = name or shipped.name
+        if name is None and not policy_versions(self.ops, wanted):
+            return shipped
+        return load_policy(self.ops, wanted)
+
+    def save_contact_policy(self, path: str | Path, *, actor: str | None = None) -> ContactPolicy:
+        """Store the policy in ``path`` as the next version of the policy it names (audited)."""
+        from lodestar.decisioning.policy_store import save_policy
+
+        source = Path(path)
+        try:
+            text = source.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+        return save_policy(self.ops, text, actor=actor or _actor(), source=str(source))
+
+    def do_not_contact_frame(self) -> pd.DataFrame:
+        """The do-not-contact list (``customer_id``, ``channel``, ``reason``, ``added_at``,
+        ``expires_at``)."""
+        from lodestar.decisioning.policy_store import do_not_contact_frame
+
+        return do_not_contact_frame(self.ops)
+
+    # -- plans --------------------------------------------------------------------------------
+    @property
+    def plans_root(self) -> Path:
+        return self.root / "plans"
+
+    def plan(
+        self,
+        spec: str | Path | PlanSpec,
+        *,
+        offers: str | Path | None = None,
+        policy: str | None = None,
+        actor: str | None = None,
+        progress: Progress | None = None,
+    ) -> SavedPlan:
+        """Make and keep the plan for a campaign (a YAML file or a :class:`PlanSpec`)."""
+        from lodestar.decisioning.plan_spec import PlanSpec
+        from lodestar.decisioning.plan_store import save_plan
+        from lodestar.decisioning.plan_summary import summarise
+        from lodestar.decisioning.planning import make_plan
+
+        asked = spec if isinstance(spec, PlanSpec) else PlanSpec.from_yaml(spec)
+        catalogue = self.offer_catalogue(offers)
+        rules = self.contact_policy(policy)
+        made = make_plan(self, asked, catalogue, rules, progress=progress)
+        summary = summarise(made, catalogue)
+        summary["created_at"] = datetime.now(UTC).isoformat()
+        summary["created_by"] = actor or _actor()
+        summary["data_as_of"] = made.meta.get("data_as_of")
+        summary["policy"] = made.meta.get("policy")
+        saved = save_plan(self.plans_root, made, summary)
+        with self.ops.begin() as conn:
+            self.ops.audit(conn, actor=summary["created_by"], action="plan.create",
+                           entity="plan", entity_id=saved.plan_id,
+                           after={k: summary[k] for k in ("contacts", "expected_cost",
+                                                          "expected_net", "budget")})  # fmt: skip
+        return saved
+
+    def plans(self) -> list[SavedPlan]:
+        from lodestar.decisioning.plan_store import list_plans
+
+        return list_plans(self.plans_root)
+
+    def saved_plan(self, plan_id: str) -> SavedPlan:
+        from lodestar.decisioning.plan_store import load_plan
+
+        return load_plan(self.plans_root, plan_id)
+
+    def explain_plan(self, plan_id: str, customer_id: str) -> dict[str, Any]:
+        """Why ``customer_id`` got what they got in ``plan_id`` (or nothing)."""
+        from lodestar.decisioning.plan_store import explain
+
+        return explain(self.saved_plan(plan_id), customer_id)
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "local:unknown"
