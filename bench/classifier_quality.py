@@ -4,7 +4,7 @@
 
 For UCI bank-full (response, without the leaky ``duration``), Give Me Some Credit (risk) and
 bank churn, every contender trains on the same stratified 80/20 split fixed by each seed
-(``lodestar.modeling.tabular.split``, i.e. ``train_test_split(stratify=y, random_state=seed)``)
+(``lodestar.modeling.training.split``, i.e. ``train_test_split(stratify=y, random_state=seed)``)
 and is scored on the held-out 20%: AUC, KS, lift in the top 10%, share of positives captured
 in the top 20%, Brier score of its probabilities, and training seconds. Peers run with their
 defaults: LightGBM's ``LGBMClassifier``, scikit-learn's ``HistGradientBoostingClassifier``
@@ -112,14 +112,15 @@ def scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
 
 def run_dataset(dataset: Dataset, root: Path, seeds: list[int], jobs: int) -> list[str]:
     from lodestar.modeling import metrics
-    from lodestar.modeling.tabular import split
+    from lodestar.modeling.training import split
 
     data = load(dataset, root)
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in CONTENDERS}
     calibration: list[tuple[float, float, float, float]] = []
     curve: Any = None
     for seed in seeds:
-        X_train, X_test, y_train, y_test = split(data, seed=seed)
+        parts = split(data, seed=seed)
+        X_train, X_test, y_train, y_test = parts.X_train, parts.X_test, parts.y_train, parts.y_test
         for name, make in CONTENDERS.items():
             model = make(seed, jobs)
             started = time.perf_counter()

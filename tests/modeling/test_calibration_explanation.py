@@ -156,7 +156,9 @@ def test_importance_gain_and_mean_abs_shap(fitted, data) -> None:
     assert list(table.columns) == ["feature", "gain", "gain_share", "mean_abs_contribution"]
     assert table["gain_share"].sum() == pytest.approx(1.0)
     assert table["feature"].iloc[0] == "a"  # the strongest signal
-    assert table.set_index("feature").loc["noise", "mean_abs_contribution"] < 0.1
+    # Noise gets a small share (its absolute size grows with the number of trees chosen).
+    shap = table.set_index("feature")["mean_abs_contribution"]
+    assert shap["noise"] < 0.2 * shap["a"]
     assert importance(fitted)["feature"].iloc[0] == "a"
 
 

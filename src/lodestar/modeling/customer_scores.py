@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int, int | None], None]
 
-#: Quicker settings for the demo bank: fewer, larger steps; the quality stays close.
-QUICK = {"learning_rate": 0.08, "n_estimators": 600, "early_stopping_rounds": 40}
+#: Quicker settings for the demo bank: fewer, larger steps; the quality stays close. One
+#: validation split rather than 5-fold cross-validation (about five times the training time).
+QUICK = {"learning_rate": 0.08, "n_estimators": 600, "early_stopping_rounds": 40, "cv_folds": 0}
 #: The kinds trained from the workspace, in order (response and uplift need a campaign).
 PORTFOLIO = ("risk", "scorecard", "churn", "nbp", "response", "uplift")
 DEFAULT_PRESCREEN = PrescreenPolicy(decline_share=0.05)
