@@ -22,6 +22,7 @@ the customer's zone. Consent, do-not-contact and cool-off are not checked here: 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -58,7 +59,13 @@ class ContactLedger:
         engine = self.store.engine
         if engine.dialect.name == "sqlite":
             # pysqlite would begin a deferred transaction lazily; take the write lock up front.
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # Threads of this process queue on a Python lock first: SQLite's busy handler
+            # polls with sleeps of 1 ms growing to 100 ms, far longer than a reservation holds
+            # the lock, so contention inside one server process would show up as tail latency.
+            # Other processes still wait in BEGIN IMMEDIATE.
+            with _writer_lock(self.store.url), engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as conn:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 try:
                     yield conn
@@ -156,6 +163,16 @@ class ContactLedger:
         frame = pd.DataFrame(rows, columns=[c.name for c in contact_ledger.columns])
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
         return frame.rename(columns={"ts": "contacted_at"})
+
+
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(url: str) -> threading.Lock:
+    """One lock per SQLite database in this process."""
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(url, threading.Lock())
 
 
 def _db_time(value: datetime) -> datetime:
