@@ -360,6 +360,10 @@ _EN: dict[str, str] = {
     "plan.explain.channels": "channels refused by the contact policy",
     "plan.explain.candidates": "actions considered (best first)",
     "plan.written": "files: {path}",
+    "plan.recheck": "{plan_id}: {allowed:,} of {contacts:,} planned contacts may still be sent now",
+    "policy.cli.saved": "contact policy {name} saved as version {version}",
+    "policy.cli.unknown": "no customer '{customer}'",
+    "policy.cli.dnc_added": "{customer} is on the do-not-contact list for {channel} (entry {entry})",
     "plan.snapshot": "decision snapshot: {candidates:,} actions for {customers:,} customers",
     "plan.decide.offer": "{customer}: {offer} by {channel}, send at {send_at} (UTC), expected "
     "net {net:,.2f} ({ms:.1f} ms)",
@@ -916,6 +920,10 @@ _ZH: dict[str, str] = {
     "plan.explain.channels": "被接触策略拒绝的渠道",
     "plan.explain.candidates": "候选动作（从优到劣）",
     "plan.written": "文件：{path}",
+    "plan.recheck": "{plan_id}：{contacts:,} 个计划触达中现在仍可发送 {allowed:,} 个",
+    "policy.cli.saved": "接触策略 {name} 已保存为第 {version} 版",
+    "policy.cli.unknown": "没有客户 '{customer}'",
+    "policy.cli.dnc_added": "{customer} 已加入 {channel} 的免打扰名单（记录 {entry}）",
     "plan.snapshot": "实时决策快照：{customers:,} 位客户、{candidates:,} 个候选动作",
     "plan.decide.offer": "{customer}：通过 {channel} 推荐 {offer}，发送时间 {send_at}（UTC），"
     "预计净收益 {net:,.2f}（{ms:.1f} 毫秒）",

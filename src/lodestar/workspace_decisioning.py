@@ -33,6 +33,7 @@ class DecisioningMixin:
     root: Path
     ops: Any
     query: Any  # Workspace.query
+    _nba: NextBestAction | None = None  # the real-time engine, loaded on first use
 
     # -- offers -------------------------------------------------------------------------------
     def offer_catalogue(self, path: str | Path | None = None) -> OfferCatalogue:
@@ -229,7 +230,7 @@ class DecisioningMixin:
         complaints = self.query("SELECT customer_id, ts FROM complaints").to_pandas()
         engine = NextBestAction(self.snapshot_dir, self.contact_policy(policy), self.ops,
                                 history=history, complaints=complaints)  # fmt: skip
-        self._nba: NextBestAction | None = engine
+        self._nba = engine
         return engine
 
     def decide(
@@ -245,6 +246,27 @@ class DecisioningMixin:
         caps unless ``reserve`` is False (:meth:`NextBestAction.decide`)."""
         return self.next_best_action().decide(customer_id, channel=channel, context=context,
                                               purpose=purpose, reserve=reserve)  # fmt: skip
+
+    def recheck_plan(self, plan_id: str, *, at: datetime | None = None) -> pd.DataFrame:
+        """The plan's contacts checked against the contact policy as things are now (consent
+        and the do-not-contact list from the operational store): ``still_allowed``, ``reason``
+        (:mod:`~lodestar.decisioning.plan_recheck`)."""
+        from lodestar.decisioning.plan_recheck import operational_consents, recheck
+        from lodestar.decisioning.planning import policy_frames
+
+        saved = self.saved_plan(plan_id)
+        rows = saved.rows()
+        policy = self.contact_policy((saved.summary.get("policy") or {}).get("name"))
+        ids = sorted(set(rows.loc[rows["contact"], "customer_id"].astype(str)))
+        customers = self.query(
+            "SELECT customer_id, time_zone, phone, email, app_user_id, wecom_id FROM customers"
+        ).to_pandas()
+        customers = customers[customers["customer_id"].isin(ids)]
+        frames = policy_frames(self, at or datetime.now(UTC))
+        return recheck(rows, policy, customers, purpose=saved.summary.get("purpose", "marketing"),
+                       consents_now=operational_consents(self.ops, ids),
+                       do_not_contact=frames["do_not_contact"], history=frames["history"],
+                       complaints=frames["complaints"], at=at)  # fmt: skip
 
     def explain_plan(self, plan_id: str, customer_id: str) -> dict[str, Any]:
         """Why ``customer_id`` got what they got in ``plan_id`` (or nothing)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,26 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
     assert again.exit_code == 0 and json.loads(again.output)["plan_id"] == "CMP_DEMO_XSELL-v2"
     listed = run("plans", "-w", ws)
     assert "CMP_DEMO_XSELL-v1" in listed.output and "CMP_DEMO_XSELL-v2" in listed.output
+    # consent withdrawn between the plan and the send: the re-check stops that contact
+    first = plans[0].rows().query("contact").iloc[0]
+    with Workspace.open(tmp_path / "ws") as opened, opened.ops.begin() as conn:
+        import sqlalchemy as sa
+
+        from lodestar.storage.operational_tables import consents
+
+        conn.execute(sa.insert(consents).values(
+            consent_id="WITHDRAWN-1", customer_id=first["customer_id"], channel=first["channel"],
+            purpose="marketing", granted=False, source="app",
+            ts=datetime.now(UTC) - timedelta(minutes=5)))  # fmt: skip
+    rechecked = json.loads(run("plans", "CMP_DEMO_XSELL-v1", "--recheck", "--json",
+                               "-w", ws).output)  # fmt: skip
+    blocked = {(b["customer_id"], b["channel"]): b["reason"] for b in rechecked["blocked"]}
+    assert blocked[(first["customer_id"], first["channel"])] in ("no_consent", "consent_withdrawn")
+    assert rechecked["still_allowed"] < rechecked["contacts"]
+    decided = json.loads(run("decide", contacted, "--refresh", "--dry-run", "--json",
+                             "-w", ws).output.splitlines()[-1])  # fmt: skip
+    assert decided["customer_id"] == contacted and decided["outcome"] in ("offer", "none",
+                                                                          "holdout")
 
 
 def test_console_script_runs(tmp_path: Path) -> None:

@@ -139,6 +139,16 @@ def test_saved_plans_explain_every_kind_of_customer(plan: Plan, tmp_path: Path) 
     nothing = explain(saved, declined)
     assert nothing["decision"] == "none"
     assert any("prescreen" in line for line in nothing["why"]) or nothing["candidates"]
+    # a profitable customer the limits left out: priced out, or no room left
+    cand = plan.candidates
+    treated_ids = set(rows.loc[rows["contact"], "customer_id"])
+    left_out = cand[cand["profitable"] & (cand["arm"] != "control")
+                    & ~cand["customer_id"].isin(treated_ids)]  # fmt: skip
+    assert len(left_out), "a limit binds, so someone profitable is left out"
+    why = explain(saved, str(left_out["customer_id"].iloc[0]))
+    assert why["decision"] == "none"
+    assert why["why"][0].startswith(("priced out", "not chosen by arbitration")), why["why"]
+    assert summary["optimiser"]["binding"]  # some limit binds (here the offer count)
     with pytest.raises(ConfigError, match="not in plan"):
         explain(saved, "NOBODY")
     with pytest.raises(ConfigError, match="no plan"):

@@ -180,6 +180,7 @@ def register_commands() -> None:
         demo_command,
         model_commands,
         plan_commands,
+        policy_commands,
         profile_commands,
         segment_commands,
         serve_commands,

@@ -118,12 +118,30 @@ def print_summary(s: dict[str, Any], loc: str) -> None:
 @command
 def plans(
     plan_id: Annotated[str | None, typer.Argument(help="A plan to show (CAMPAIGN-vN).")] = None,
+    recheck: Annotated[bool, typer.Option("--recheck", help="Check the plan's contacts against "
+                                                            "the contact policy as things are "
+                                                            "now.")] = False,
     json_: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """List the plans, or show one plan's summary."""
+    """List the plans, or show one plan's summary (or re-check its contacts)."""
     with open_workspace(workspace) as ws:
         loc = locale(ws)
+        if plan_id is not None and recheck:
+            checked = ws.recheck_plan(plan_id)
+            blocked = checked[~checked["still_allowed"]]
+            if json_:
+                typer.echo(json.dumps({
+                    "plan_id": plan_id, "contacts": len(checked),
+                    "still_allowed": int(checked["still_allowed"].sum()),
+                    "blocked": blocked[["customer_id", "channel", "reason"]].to_dict("records"),
+                }, ensure_ascii=False, default=str))  # fmt: skip
+                return
+            console().print(t("plan.recheck", loc, plan_id=plan_id, contacts=len(checked),
+                              allowed=int(checked["still_allowed"].sum())), markup=False)  # fmt: skip
+            for reason, n in blocked["reason"].value_counts().items():
+                console().print(f"  - {reason}: {n:,}", markup=False)
+            return
         if plan_id is not None:
             saved = ws.saved_plan(plan_id)
             if json_:

@@ -115,6 +115,10 @@ def explain(saved: SavedPlan, customer_id: str) -> dict[str, Any]:
                           hint="the plan covers the customers of the profile when it was made; "
                                "check the id (lodestar profile show ID)")  # fmt: skip
     candidates.sort(key=lambda r: -(r.get("weighted", 0) - r.get("cost", 0)))
+    prices = saved.summary.get("optimiser", {}).get("multipliers", {}) or {}
+    for c in candidates:
+        c["price_charges"] = _charges(c, prices, saved.summary)
+        c["priced_net"] = c["weighted"] - c["cost"] - sum(c["price_charges"].values())
     verdict = "contact" if any(a.get("contact") for a in actions) else (
         "holdout" if actions else "none")  # fmt: skip
     return {
@@ -148,9 +152,40 @@ def _why(verdict: str, actions: list[dict[str, Any]], candidates: list[dict[str,
     if not best.get("profitable"):
         return [f"not profitable: best action {best['offer_id']} by {best['channel']} is "
                 f"worth {best['weighted']:.2f} against a cost of {best['cost']:.2f}"]  # fmt: skip
+    charges = best.get("price_charges") or {}
+    if best.get("priced_net", 0) <= 0 and charges:
+        limit = max(charges, key=lambda k: charges[k])
+        return [f"priced out: best action {best['offer_id']} by {best['channel']} nets "
+                f"{best['weighted'] - best['cost']:.2f}, less than the price of the limits it "
+                f"uses ({', '.join(f'{k} {v:.2f}' for k, v in charges.items())}); "
+                f"{limit} binds"]  # fmt: skip
     return [f"not chosen by arbitration: best action {best['offer_id']} by {best['channel']} "
-            f"(net {best['weighted'] - best['cost']:.2f}) lost to others under the budget, "
-            "caps or channel capacity"]  # fmt: skip
+            f"(net {best['weighted'] - best['cost']:.2f}) did not fit in a limit that was "
+            "already full when the allocation was repaired"]  # fmt: skip
+
+
+def _charges(candidate: dict[str, Any], prices: dict[str, Any],
+             summary: dict[str, Any]) -> dict[str, float]:  # fmt: skip
+    """What the optimiser's prices charge this candidate for each limit it uses (the shadow
+    prices of the budget, its offer's budget and count, and its channel's capacity)."""
+    offers, channels = summary.get("offers", []), summary.get("channels", [])
+    o = offers.index(candidate["offer_id"]) if candidate["offer_id"] in offers else None
+    c = channels.index(candidate["channel"]) if candidate["channel"] in channels else None
+
+    def at(name: str, index: int | None) -> float:
+        values = prices.get(name)
+        if values is None or index is None or index >= len(values):
+            return 0.0
+        return float(values[index] or 0.0)
+
+    cost = float(candidate["cost"])
+    out = {
+        "budget": float(prices.get("budget") or 0.0) * cost,
+        f"offer_budget:{candidate['offer_id']}": at("offer_budget", o) * cost,
+        f"offer_count:{candidate['offer_id']}": at("offer_count", o),
+        f"capacity:{candidate['channel']}": at("channel", c),
+    }
+    return {k: round(v, 4) for k, v in out.items() if v > 0}
 
 
 def _plain(value: Any) -> Any:
