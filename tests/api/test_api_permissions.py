@@ -22,8 +22,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Permission]] = [
 
 
 def test_every_v1_route_is_in_the_matrix_test(client: TestClient) -> None:
-    served = {(m, r.path) for r in client.app.routes  # type: ignore[attr-defined]
-              if getattr(r, "path", "").startswith("/v1") for m in r.methods}  # fmt: skip
+    paths = client.get("/openapi.json").json()["paths"]
+    served = {(m.upper(), p) for p, ops in paths.items() if p.startswith("/v1") for m in ops}
     assert served == {(m, p.replace("CMP_TEST-v1", "{plan_id}").replace("/C1", "/{customer_id}"))
                       for m, p, _, _ in ROUTES}  # fmt: skip
 

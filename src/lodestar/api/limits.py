@@ -35,29 +35,34 @@ class BodySizeLimit:
             await self._refuse(headers, send)
             return
         seen = 0
-        started = False
+        over = False  # the body passed the limit: whatever the app answers, the client gets 413
+        refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise _TooLarge
+                    over = True
+                    raise _TooLarge  # the framework may turn this into its own error answer
             return message
 
         async def watched(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+            nonlocal refused
+            if over:
+                if not refused:
+                    refused = True
+                    await self._refuse(headers, send)
+                return
             await send(message)
 
         try:
             await self.app(scope, counted, watched)
         except _TooLarge:
-            if started:
-                raise
-            await self._refuse(headers, send)
+            if not refused:
+                refused = True
+                await self._refuse(headers, send)
 
     async def _refuse(self, headers: dict[Any, Any], send: Send) -> None:
         asked = headers.get(b"accept-language", b"").decode("latin-1").split(",")[0] or None

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lodestar.cli.main import WorkspaceOption, app, command, console, handled, locale, workspace_path
+from lodestar.cli.main import (
+    WorkspaceOption,
+    app,
+    command,
+    console,
+    handled,
+    locale,
+    workspace_path,
+)
 from lodestar.i18n import t
 
 if TYPE_CHECKING:

@@ -45,6 +45,6 @@ def rebuild_snapshot(
 ) -> SnapshotOut:
     """Rebuild what real-time decisions read from the offers, models and profile (audited);
     every server process picks the new snapshot up on its next decision."""
-    asked = body or SnapshotRequest()
+    asked = body or SnapshotRequest.model_validate({})
     meta = ws.build_decision_snapshot(holdout=asked.holdout, actor=actor(key))
     return SnapshotOut(**meta)
