@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from lodestar.decisioning.arbitration import arbitrate, violations
     from lodestar.decisioning.arbitration_exact import solve_exact
+    from lodestar.errors import LodestarError
 
     _say(f"generating {args.customers:,} x {args.offers} x {args.channels}")
     started = time.perf_counter()
@@ -171,8 +172,12 @@ def main(argv: list[str] | None = None) -> None:
     ):
         _say(f"  {name}")
         started = time.perf_counter()
-        results.append((name, time.perf_counter() - started, solve_exact(small, small_limits, **kwargs)))
-        results[-1] = (name, time.perf_counter() - started, results[-1][2])
+        try:
+            exact = solve_exact(small, small_limits, **kwargs)
+        except LodestarError as error:  # e.g. the MILP's time limit with no solution yet
+            print(f"{name}: {error} after {time.perf_counter() - started:.0f} s\n")
+            return
+        results.append((name, time.perf_counter() - started, exact))
     lp = results[1][2].objective
     print(f"### Side by side: {n:,} customers, {len(small):,} rows (same data for all)\n")
     print("| contender | seconds | objective CNY | vs LP optimum | proven bound | "

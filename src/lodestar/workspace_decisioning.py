@@ -108,8 +108,8 @@ class DecisioningMixin:
 
         shipped = default_policy()
         wanted = name or shipped.name
-        if name is None and not policy_versions(self.ops, wanted):
-            return shipped
+        if wanted == shipped.name and not policy_versions(self.ops, wanted):
+            return shipped  # never changed here: the shipped example is in force
         return load_policy(self.ops, wanted)
 
     def save_contact_policy(self, path: str | Path, *, actor: str | None = None) -> ContactPolicy:

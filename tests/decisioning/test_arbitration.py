@@ -160,9 +160,9 @@ def test_feasible_and_bounded_by_the_exact_solver(case: tuple[Candidates, Limits
 def test_gap_to_milp_over_seeded_instances() -> None:
     """Measured over 60 seeded instances of 40 customers x 4 offers x 3 channels, k = 1 and 2,
     with a tight total budget, tight per-offer counts and channel capacities: the objective is on
-    average within about 1% of the exact MILP optimum, and within 5% on every instance (the first
-    run measured mean 0.3%, worst 2.6%; small instances have few customers at the margin, where
-    the repair loses most).
+    average within 1% of the exact MILP optimum, and within 5% on every instance (measured: mean
+    0.12%, median 0 with 47 of 60 optimal, p90 0.33%, worst 2.5%; small instances have few
+    customers at the margin, where the repair loses most).
     """
     gaps = []
     for seed in range(60):

@@ -5,6 +5,7 @@ kept out, and the caps held under concurrent decisions."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,12 +47,13 @@ def snapshot(directory: Path) -> Path:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> OperationalStore:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OperationalStore]:
     url = (sqlite_url(tmp_path / "ops.sqlite") if request.param == "sqlite"
            else str(request.getfixturevalue("pg_schema_url")))  # fmt: skip
     ops = OperationalStore(url)
     ops.migrate()
-    return ops
+    yield ops
+    ops.dispose()
 
 
 def grant(store: OperationalStore, channel: str, *, withdrawn: datetime | None = None,

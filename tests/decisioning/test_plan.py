@@ -86,6 +86,10 @@ def test_limits_hold_and_the_holdout_is_never_contacted(plan: Plan) -> None:
     # the holdout got the same rule under limits scaled to its size (0.2 / 0.8 of them)
     held = rows[rows["arm"] == "control"]
     assert len(held) > 0 and held["expected_cost"].sum() <= 6000.0 * 0.25 + 1e-6
+    # every action says where its effect came from and how it ranked for its customer
+    assert contacts["reason_codes"].str.match(r"effect:(uplift|rate)\|rank:\d+/\d+\|arm:(A|B)$").all()
+    assert (contacts.loc[contacts["offer_id"] == "ACT", "reason_codes"]
+            .str.startswith("effect:uplift").all())  # fmt: skip
     # send times are inside the channel's hours
     assert contacts.loc[contacts["channel"] == "sms", "local_hour"].between(8, 20).all()
 

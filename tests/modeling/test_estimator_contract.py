@@ -22,6 +22,7 @@ from lodestar.modeling.classifier import GradientBoostedClassifier
 from lodestar.modeling.next_best_product import NextBestProduct
 from lodestar.modeling.scorecard import Scorecard
 from lodestar.modeling.uplift import DRLearner, SLearner, TLearner, XLearner
+from lodestar.modeling.uplift_hurdle import HurdleLearner
 from lodestar.modeling.uplift_selection import UpliftModel
 
 N = 1200
@@ -59,6 +60,15 @@ def uplift_target(X: pd.DataFrame, seed: int = 1) -> dict[str, Any]:
     return {"y": (rng.random(len(X)) < p).astype(int), "treatment": t}
 
 
+def revenue_target(X: pd.DataFrame, seed: int = 1) -> dict[str, Any]:
+    """Mostly zeros (about one row in eight buys), the treatment adds buyers under 40."""
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 2, len(X))
+    p = 1 / (1 + np.exp(-(0.5 * _signal(X) - 2.5 + 1.0 * t * (X["age"] < 40))))
+    amount = rng.gamma(2.0, 40.0, len(X)) * (1 + (X["region"] == "north"))
+    return {"y": np.where(rng.random(len(X)) < p, amount, 0.0), "treatment": t}
+
+
 def product_target(X: pd.DataFrame, seed: int = 1) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     product = np.where(X["region"] == "north", "card", np.where(X["age"] < 40, "loan", "fund"))
@@ -84,8 +94,13 @@ CASES = [
     Case("t_learner", lambda: TLearner(**LEARNER), uplift_target, "predict_uplift"),
     Case("x_learner", lambda: XLearner(**LEARNER), uplift_target, "predict_uplift"),
     Case("dr_learner", lambda: DRLearner(**LEARNER), uplift_target, "predict_uplift"),
+    Case("hurdle_learner", lambda: HurdleLearner(**LEARNER), revenue_target, "predict_uplift"),
     Case("uplift_model", lambda: UpliftModel(n_estimators=30, learners=("S", "T"), cv=2,
                                              leaves_grid=(7,)), uplift_target, "predict_uplift"),
+    Case("uplift_model_revenue",
+         lambda: UpliftModel(outcome="continuous", n_estimators=20, learners=("T", "H"), cv=2,
+                             cv_repeats=1, leaves_grid=(7,), n_bags=2),
+         revenue_target, "predict_uplift"),
     Case("next_best_product", lambda: NextBestProduct(n_estimators=40, learning_rate=0.1,
                                                       early_stopping_rounds=10),
          product_target, "predict_proba"),

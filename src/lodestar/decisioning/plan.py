@@ -155,6 +155,10 @@ def build_plan(spec: PlanSpec, catalogue: OfferCatalogue, inputs: PlanInputs,
                                        scale=spec.holdout / (1 - spec.holdout)))  # fmt: skip
         chosen[np.nonzero(holdout)[0][shadow.chosen]] = True
     cand["chosen"] = chosen
+    # how each action ranked among its customer's profitable ones (for the reason codes)
+    net = (cand["weighted"] - cand["cost"]).where(cand["profitable"])
+    cand["rank"] = net.groupby(cand["row"]).rank(ascending=False, method="first")
+    cand["actions"] = cand["profitable"].groupby(cand["row"]).transform("sum")
     rows = _rows(spec, offers, channels, cand[chosen], inputs, ids, send_on)
     if inputs.strata is not None:
         rows["segment"] = pd.Series(inputs.strata, dtype=object).reindex(
@@ -253,8 +257,29 @@ def _rows(spec: PlanSpec, offers: list[Offer], channels: list[str], chosen: pd.D
         bands[is_credit] = credit.band[row][is_credit]
     out["risk_band"] = bands
     out["contact"] = out["arm"] != CONTROL
+    out["reason_codes"] = _reason_codes(out, chosen, offers, channels, inputs)
     return out.sort_values(["customer_id", "expected_net"], ascending=[True, False],
                            kind="stable").reset_index(drop=True)  # fmt: skip
+
+
+def _reason_codes(out: pd.DataFrame, chosen: pd.DataFrame, offers: list[Offer],
+                  channels: list[str], inputs: PlanInputs) -> np.ndarray:  # fmt: skip
+    """A short, stable code per planned action: where its effect came from, how it ranked
+    among the customer's profitable actions, the arm and the credit band where there is one,
+    e.g. ``effect:uplift|rank:1/4|arm:A|band:B`` (``lodestar explain`` gives the long form)."""
+    source = {(e.offer_id, e.channel): e.source for e in inputs.effects}
+    codes = []
+    for offer_i, channel_i, rank, actions, arm, band in zip(
+        chosen["offer"], chosen["channel"], chosen["rank"], chosen["actions"], out["arm"],
+        out["risk_band"], strict=True,
+    ):  # fmt: skip
+        offer_id, channel = offers[int(offer_i)].id, channels[int(channel_i)]
+        parts = [f"effect:{source.get((offer_id, channel), 'rate')}",
+                 f"rank:{int(rank)}/{int(actions)}", f"arm:{arm}"]  # fmt: skip
+        if isinstance(band, str) and band:
+            parts.append(f"band:{band}")
+        codes.append("|".join(parts))
+    return np.array(codes, dtype=object)
 
 
 def _funnel(codes: dict[str, np.ndarray], gate: ChannelGate, channels: list[str],

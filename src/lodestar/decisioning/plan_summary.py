@@ -119,8 +119,8 @@ def compare(plan: Plan, catalogue: OfferCatalogue, *, seed: int = 0) -> list[dic
     net = (treated["gross"] - treated["cost"]).to_numpy()
     cost = treated["cost"].to_numpy()
     value = np.array([o.value for o in offers])[treated["offer"].to_numpy()]
-    rankings = {
-        "uplift_plan": treated["weighted"].to_numpy(),
+    rankings: dict[str, np.ndarray | None] = {
+        "uplift_plan": None,  # the plan's own choice: no need to solve it again
         "response_only": treated["propensity"].to_numpy() * value,
         # random priorities above cost keep every candidate in play, in a random order
         "untargeted": cost + np.random.default_rng(seed).random(len(treated)) * 1e-3 + 1e-6,
@@ -129,11 +129,14 @@ def compare(plan: Plan, catalogue: OfferCatalogue, *, seed: int = 0) -> list[dic
     for name, ranked in rankings.items():
         # Each plan is the optimiser's choice by its own estimate of value (so every limit
         # holds), then valued with the plan's effect estimates.
-        allocation = arbitrate(Candidates(
-            customer=treated["row"].to_numpy(np.int64), offer=treated["offer"].to_numpy(np.int32),
-            channel=treated["channel"].to_numpy(np.int32), value=ranked, cost=cost,
-        ), limits)  # fmt: skip
-        picked = allocation.chosen
+        if ranked is None:
+            picked = treated["chosen"].to_numpy(dtype=bool)
+        else:
+            picked = arbitrate(Candidates(
+                customer=treated["row"].to_numpy(np.int64),
+                offer=treated["offer"].to_numpy(np.int32),
+                channel=treated["channel"].to_numpy(np.int32), value=ranked, cost=cost,
+            ), limits).chosen  # fmt: skip
         out.append({
             "plan": name,
             "contacts": int(picked.sum()),
