@@ -47,6 +47,14 @@ from lodestar.storage.operational import OperationalStore
 from lodestar.storage.operational_tables import contact_ledger
 
 
+#: The customer's reservations since a time; built once, bound per call.
+_BOOKED = (
+    sa.select(contact_ledger.c.ts, contact_ledger.c.channel, contact_ledger.c.purpose)
+    .where(contact_ledger.c.customer_id == sa.bindparam("customer_id"))
+    .where(contact_ledger.c.ts >= sa.bindparam("since", type_=contact_ledger.c.ts.type))
+)
+
+
 class ContactLedger:
     """Reservations against the contact caps, in the operational store."""
 
@@ -116,11 +124,8 @@ class ContactLedger:
             since = min(since, send_at - timedelta(days=policy.pressure.window_days))
         past = history_contacts(customer_rows(history, customer_id))
         with self._locked(customer_id) as conn:
-            booked = conn.execute(
-                sa.select(contact_ledger.c.ts, contact_ledger.c.channel, contact_ledger.c.purpose)
-                .where(contact_ledger.c.customer_id == customer_id)
-                .where(contact_ledger.c.ts >= _db_time(since))
-            ).all()
+            booked = conn.execute(_BOOKED, {"customer_id": customer_id,
+                                            "since": _db_time(since)}).all()  # fmt: skip
             contacts = past + [Contact(to_utc(ts) or since, str(c), str(p)) for ts, c, p in booked]
             breach = cap_breach(policy, ch, pu, send_at, zone, contacts)
             if breach is not None:

@@ -91,6 +91,13 @@ def save_snapshot(directory: Path, plan: Plan, profile: pd.DataFrame) -> dict[st
     return meta
 
 
+# Built once: per request only the parameter changes (saves building and cache-keying the
+# statements, a fifth of a decision's time).
+_CONSENTS = sa.select(consents).where(consents.c.customer_id == sa.bindparam("customer_id"))
+_BLOCKED = sa.select(do_not_contact).where(
+    do_not_contact.c.customer_id == sa.bindparam("customer_id"))
+
+
 class NextBestAction:
     """Decisions for one customer at a time from a snapshot (see the module doc)."""
 
@@ -184,12 +191,8 @@ class NextBestAction:
     def _live_rows(self, customer_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The customer's consents and do-not-contact entries as they are now."""
         with self.store.engine.connect() as conn:
-            given = conn.execute(
-                sa.select(consents).where(consents.c.customer_id == customer_id)
-            ).mappings().all()
-            blocked = conn.execute(
-                sa.select(do_not_contact).where(do_not_contact.c.customer_id == customer_id)
-            ).mappings().all()
+            given = conn.execute(_CONSENTS, {"customer_id": customer_id}).mappings().all()
+            blocked = conn.execute(_BLOCKED, {"customer_id": customer_id}).mappings().all()
         return [dict(r) for r in given], [dict(r) for r in blocked]
 
     @staticmethod
