@@ -46,7 +46,6 @@ from lodestar.decisioning.policy_rules import Channel, ContactPolicy, Purpose, c
 from lodestar.storage.operational import OperationalStore
 from lodestar.storage.operational_tables import contact_ledger
 
-
 #: The customer's reservations since a time; built once, bound per call.
 _BOOKED = (
     sa.select(contact_ledger.c.ts, contact_ledger.c.channel, contact_ledger.c.purpose)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
+from starlette.concurrency import run_in_threadpool
 
 from lodestar.api.deps import WorkspaceDep, actor, require
 from lodestar.api.schemas import (
@@ -23,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
 
 @router.post("/decide", operation_id="decide", response_model=DecisionOut,
              responses={**AUTH_ERRORS, **NOT_FOUND})  # fmt: skip
-def decide(
+async def decide(
     body: DecideRequest,
     ws: WorkspaceDep,
     _key: Annotated[ApiKey, Depends(require(Permission.DECIDE))],
@@ -31,8 +33,11 @@ def decide(
     """The best allowed action for one customer now, under the contact policy; the contact is
     booked against the caps atomically unless ``dry_run``."""
     context = body.context.model_dump(exclude_none=True) if body.context else None
-    decision = ws.decide(body.customer_id, channel=body.channel, context=context,
-                         purpose=body.purpose, reserve=not body.dry_run)  # fmt: skip
+    # One hop to the thread pool for the decision, which may wait for the ledger's lock; the
+    # rest stays on the event loop (a sync route costs several hops: about 0.5 ms a request).
+    decision = await run_in_threadpool(partial(
+        ws.decide, body.customer_id, channel=body.channel, context=context,
+        purpose=body.purpose, reserve=not body.dry_run))  # fmt: skip
     return DecisionOut(**decision.as_dict())
 
 
