@@ -1,15 +1,16 @@
 """One exception tree for every user-facing failure.
 
 Every error says *what* is wrong and *where* (file, row, column, field) and, where it can, how to
-fix it. The CLI prints ``str(error)`` and exits non-zero; the API (later) maps ``code`` to a
-status.
+fix it. The CLI prints ``str(error)`` and exits non-zero; the API maps each class to an HTTP
+status (:mod:`lodestar.api.errors`).
 
 ::
 
     LodestarError
     ├── ConfigError               settings or a configuration file are wrong
-    │   └── DefinitionError       declarative definitions (tags...) have problems; lists each
-    │                             with file, line and field
+    │   ├── DefinitionError       declarative definitions (tags...) have problems; lists each
+    │   │                         with file, line and field
+    │   └── NotFound              a named thing (plan, customer, API key...) does not exist
     ├── WorkspaceError            no workspace, or a workspace in an unusable state
     ├── SchemaError               an unknown entity / field, or a mapping that does not fit
     ├── IngestError               a file could not be loaded; nothing was written
@@ -57,6 +58,12 @@ class DefinitionError(ConfigError):
         head = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the {what}"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in problems))
         self.problems = problems
+
+
+class NotFound(ConfigError):
+    """A plan, customer, key... asked for by name or id does not exist (HTTP 404)."""
+
+    code = "not_found"
 
 
 class WorkspaceError(LodestarError):

@@ -577,6 +577,26 @@ _EN: dict[str, str] = {
     "policy.reason.frequency_month": "monthly cap reached ({scope}: {count} of {cap})",
     "policy.reason.pressure": "contact pressure too high (weight {weight} over {max_weight})",
     # end of contact policy
+    # REST API and API keys (lodestar.api, lodestar apikey, lodestar serve)
+    "api.unauthenticated": "authentication required: send the header 'Authorization: Bearer "
+    "lsk_...' with an active API key",
+    "api.bad_key": "the API key is not valid (unknown, revoked or malformed)",
+    "api.forbidden": "the role '{role}' does not have the permission '{permission}'",
+    "api.not_found": "no such resource: {path}",
+    "api.method_not_allowed": "{method} is not allowed on {path}",
+    "api.invalid": "{field}: {problem}",
+    "api.too_large": "the request body is larger than {limit} bytes",
+    "api.internal": "internal error; the server log has the details",
+    "cli.apikey.created": "API key {id} created: {name}, role {role}",
+    "cli.apikey.secret": "The key is on standard output below; it is shown only now, store "
+    "it safely",
+    "cli.apikey.revoked": "API key {id} ({name}) revoked at {at}",
+    "cli.apikey.none": "no API keys yet (lodestar apikey create NAME --role ROLE)",
+    "cli.apikey.active": "active",
+    "cli.apikey.revoked_state": "revoked",
+    "cli.serve.starting": "serving workspace {path} on http://{host}:{port} ({workers} "
+    "worker(s)); API docs at /docs",
+    # end of REST API
 }
 
 _ZH: dict[str, str] = {
@@ -1109,6 +1129,23 @@ _ZH: dict[str, str] = {
     "policy.reason.frequency_month": "已达每月接触上限（{scope}：{count}/{cap}）",
     "policy.reason.pressure": "营销压力过高（权重 {weight}，上限 {max_weight}）",
     # 接触策略 结束
+    # REST API 与 API 密钥
+    "api.unauthenticated": "需要身份认证：请携带有效 API 密钥的请求头 'Authorization: Bearer lsk_...'",
+    "api.bad_key": "API 密钥无效（不存在、已吊销或格式错误）",
+    "api.forbidden": "角色 '{role}' 没有权限 '{permission}'",
+    "api.not_found": "资源不存在：{path}",
+    "api.method_not_allowed": "{path} 不支持 {method} 方法",
+    "api.invalid": "{field}：{problem}",
+    "api.too_large": "请求体超过 {limit} 字节",
+    "api.internal": "服务器内部错误，详情见服务器日志",
+    "cli.apikey.created": "已创建 API 密钥 {id}：{name}，角色 {role}",
+    "cli.apikey.secret": "密钥见下方标准输出，仅显示这一次，请妥善保存",
+    "cli.apikey.revoked": "API 密钥 {id}（{name}）已于 {at} 吊销",
+    "cli.apikey.none": "尚无 API 密钥（lodestar apikey create 名称 --role 角色）",
+    "cli.apikey.active": "有效",
+    "cli.apikey.revoked_state": "已吊销",
+    "cli.serve.starting": "正在服务工作区 {path}：http://{host}:{port}（{workers} 个工作进程）；API 文档见 /docs",
+    # REST API 结束
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": _EN, "zh-CN": _ZH}

@@ -39,6 +39,7 @@ from lodestar.i18n import DEFAULT_LOCALE
 from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_decisioning import DecisioningMixin
+from lodestar.workspace_security import SecurityMixin
 
 if TYPE_CHECKING:
     from datetime import date
@@ -83,28 +84,34 @@ def _actor() -> str:
         return "local:unknown"
 
 
-class Workspace(DecisioningMixin):
+class Workspace(DecisioningMixin, SecurityMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
-    def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None) -> None:
+    def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None,
+                 analytics_read_only: bool = False) -> None:  # fmt: skip
         self.root = root
         self.config = config
         url = database_url or config.database_url or sqlite_url(root / "operational.sqlite")
         self.ops = OperationalStore(url)
         self.ops.migrate()
         (root / "staging").mkdir(exist_ok=True)
+        #: DuckDB lets one process open a file for writing, or several for reading: API
+        #: server workers (and commands that touch only the operational store) read.
+        self.analytics_read_only = analytics_read_only
         self.engine: AnalyticalEngine = DuckDBEngine(
             root / "analytics.duckdb",
             memory_limit=config.memory_limit,
             threads=config.threads,
             temp_directory=root / "staging" / "spill",
+            read_only=analytics_read_only,
         )
-        self.engine.ensure_schema()
         #: Why the tags could not be refreshed after the latest load (None: they were, or no
         #: refresh was due).
         self.tag_refresh_problem: str | None = None
-        if "customer_profile" not in self.engine.tables():
-            self.refresh_profile_view()
+        if not analytics_read_only:
+            self.engine.ensure_schema()
+            if "customer_profile" not in self.engine.tables():
+                self.refresh_profile_view()
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -133,7 +140,11 @@ class Workspace(DecisioningMixin):
         return cls(root, cfg, database_url=database_url or _env_database_url())
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, database_url: str | None = None) -> Workspace:
+    def open(cls, path: str | Path | None = None, *, database_url: str | None = None,
+             analytics_read_only: bool = False) -> Workspace:  # fmt: skip
+        """Open the workspace at ``path``; ``analytics_read_only`` opens the analytical store
+        for reading only, so several processes (API workers, ``lodestar apikey``) can share it
+        while nothing writes to it."""
         root = Path(path) if path is not None else default_workspace_path()
         cfg_file = root / WORKSPACE_FILE
         if not cfg_file.exists():
@@ -142,7 +153,8 @@ class Workspace(DecisioningMixin):
                 hint=f"create one with: lodestar init {root}",
             )
         cfg = WorkspaceConfig.load(cfg_file)
-        return cls(root, cfg, database_url=database_url or _env_database_url())
+        return cls(root, cfg, database_url=database_url or _env_database_url(),
+                   analytics_read_only=analytics_read_only)  # fmt: skip
 
     def close(self) -> None:
         self.engine.close()

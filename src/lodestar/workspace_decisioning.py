@@ -214,13 +214,14 @@ class DecisioningMixin:
         return meta
 
     def next_best_action(self, *, policy: str | None = None) -> NextBestAction:
-        """The real-time decision engine (loaded once, kept until the snapshot is rebuilt)."""
+        """The real-time decision engine (loaded once, kept until the snapshot is rebuilt, here
+        or by another process)."""
         from datetime import UTC, datetime, timedelta
 
         from lodestar.decisioning.next_best_action import NextBestAction
 
         cached = getattr(self, "_nba", None)
-        if cached is not None:
+        if cached is not None and cached.is_current():
             return cached
         since = (datetime.now(UTC) - timedelta(days=120)).replace(tzinfo=None)
         history = self.query(

@@ -183,6 +183,7 @@ def register_commands() -> None:
         policy_commands,
         profile_commands,
         segment_commands,
+        serve_commands,
         tag_commands,
     )
 

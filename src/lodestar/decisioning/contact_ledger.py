@@ -22,6 +22,7 @@ the customer's zone. Consent, do-not-contact and cool-off are not checked here: 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,13 @@ from lodestar.decisioning.policy_rules import Channel, ContactPolicy, Purpose, c
 from lodestar.storage.operational import OperationalStore
 from lodestar.storage.operational_tables import contact_ledger
 
+#: The customer's reservations since a time; built once, bound per call.
+_BOOKED = (
+    sa.select(contact_ledger.c.ts, contact_ledger.c.channel, contact_ledger.c.purpose)
+    .where(contact_ledger.c.customer_id == sa.bindparam("customer_id"))
+    .where(contact_ledger.c.ts >= sa.bindparam("since", type_=contact_ledger.c.ts.type))
+)
+
 
 class ContactLedger:
     """Reservations against the contact caps, in the operational store."""
@@ -58,7 +66,13 @@ class ContactLedger:
         engine = self.store.engine
         if engine.dialect.name == "sqlite":
             # pysqlite would begin a deferred transaction lazily; take the write lock up front.
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # Threads of this process queue on a Python lock first: SQLite's busy handler
+            # polls with sleeps of 1 ms growing to 100 ms, far longer than a reservation holds
+            # the lock, so contention inside one server process would show up as tail latency.
+            # Other processes still wait in BEGIN IMMEDIATE.
+            with _writer_lock(self.store.url), engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as conn:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 try:
                     yield conn
@@ -109,11 +123,8 @@ class ContactLedger:
             since = min(since, send_at - timedelta(days=policy.pressure.window_days))
         past = history_contacts(customer_rows(history, customer_id))
         with self._locked(customer_id) as conn:
-            booked = conn.execute(
-                sa.select(contact_ledger.c.ts, contact_ledger.c.channel, contact_ledger.c.purpose)
-                .where(contact_ledger.c.customer_id == customer_id)
-                .where(contact_ledger.c.ts >= _db_time(since))
-            ).all()
+            booked = conn.execute(_BOOKED, {"customer_id": customer_id,
+                                            "since": _db_time(since)}).all()  # fmt: skip
             contacts = past + [Contact(to_utc(ts) or since, str(c), str(p)) for ts, c, p in booked]
             breach = cap_breach(policy, ch, pu, send_at, zone, contacts)
             if breach is not None:
@@ -156,6 +167,16 @@ class ContactLedger:
         frame = pd.DataFrame(rows, columns=[c.name for c in contact_ledger.columns])
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
         return frame.rename(columns={"ts": "contacted_at"})
+
+
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(url: str) -> threading.Lock:
+    """One lock per SQLite database in this process."""
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(url, threading.Lock())
 
 
 def _db_time(value: datetime) -> datetime:

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lodestar.decisioning.plan import Plan
-from lodestar.errors import ConfigError
+from lodestar.errors import NotFound
 
 _NAME = re.compile(r"(?P<campaign>.+)-v(?P<version>\d+)")
 
@@ -78,7 +78,7 @@ def plan_path(root: Path, plan_id: str) -> Path:
     path = root / match["campaign"] / f"v{match['version']}" if match else None
     if path is None or not (path / "summary.json").is_file():
         known = ", ".join(p.plan_id for p in list_plans(root)[-5:]) or "none yet"
-        raise ConfigError(f"no plan '{plan_id}'",
+        raise NotFound(f"no plan '{plan_id}'",
                           hint=f"plans are named CAMPAIGN-vN; recent: {known}")  # fmt: skip
     return path
 
@@ -111,7 +111,7 @@ def explain(saved: SavedPlan, customer_id: str) -> dict[str, Any]:
     channel_rules = rows_of("channel_rules.parquet")
     in_universe = bool(actions or candidates or offer_rules or channel_rules)
     if not in_universe:
-        raise ConfigError(f"customer '{customer_id}' is not in plan {saved.plan_id}",
+        raise NotFound(f"customer '{customer_id}' is not in plan {saved.plan_id}",
                           hint="the plan covers the customers of the profile when it was made; "
                                "check the id (lodestar profile show ID)")  # fmt: skip
     candidates.sort(key=lambda r: -(r.get("weighted", 0) - r.get("cost", 0)))

@@ -156,3 +156,20 @@ contact_ledger = Table(
     Column("local_day", Date, nullable=False),
     Index("ix_contact_ledger_customer_id_ts", "customer_id", "ts"),
 )
+
+#: API keys of systems and users (lodestar.security.api_keys). Only a SHA-256 of the secret is
+#: kept; ``prefix`` is the public part of the key that finds the row.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(128)),
+    Index("ix_api_keys_prefix", "prefix", unique=True),
+)

@@ -1,0 +1,62 @@
+"""Roles and the permission matrix, in one place.
+
+Every route of the REST API names one :class:`Permission`; :data:`MATRIX` says which roles hold
+it. A role is not a rank: an approver can approve without being able to decide, so the matrix
+lists roles per permission rather than a minimum level.
+
+The human roles are those of the issue (viewer, analyst, marketer, approver, compliance,
+admin). ``decisioning`` is a *system* role for the application back end that asks
+``POST /v1/decide`` on behalf of a customer session: it may decide and nothing else. A key that
+lives in an app server's configuration is the most likely to leak, so it must not also read
+plans (customer lists with their offers) or rebuild the snapshot, as a marketer's key could.
+
+>>> allowed(Role.DECISIONING, Permission.DECIDE)
+True
+>>> allowed(Role.DECISIONING, Permission.PLANS_READ)
+False
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    MARKETER = "marketer"
+    APPROVER = "approver"
+    COMPLIANCE = "compliance"
+    ADMIN = "admin"
+    #: a system: the app back end asking for real-time decisions, nothing more
+    DECISIONING = "decisioning"
+
+
+class Permission(StrEnum):
+    DECIDE = "decisions:decide"
+    SNAPSHOT_REBUILD = "decisions:snapshot"
+    PLANS_READ = "plans:read"
+
+
+_PEOPLE_WHO_ANALYSE = frozenset(
+    {Role.ANALYST, Role.MARKETER, Role.APPROVER, Role.COMPLIANCE, Role.ADMIN}
+)
+
+#: Which roles hold each permission. Anything not listed is refused.
+MATRIX: dict[Permission, frozenset[Role]] = {
+    # booking a contact against the caps is a marketing act: marketers (testing a placement),
+    # admins, and the app back end's system key
+    Permission.DECIDE: frozenset({Role.MARKETER, Role.ADMIN, Role.DECISIONING}),
+    # the snapshot decides who can be offered what until the next rebuild
+    Permission.SNAPSHOT_REBUILD: frozenset({Role.MARKETER, Role.ADMIN}),
+    # plans name customers and their offers: analysts and up, not viewers (dashboards only)
+    Permission.PLANS_READ: _PEOPLE_WHO_ANALYSE,
+}
+
+
+def allowed(role: Role | str, permission: Permission) -> bool:
+    """Whether ``role`` holds ``permission`` (an unknown role holds nothing)."""
+    try:
+        return Role(role) in MATRIX.get(permission, frozenset())
+    except ValueError:
+        return False
