@@ -176,7 +176,7 @@ def test_hillstrom_reproduces_the_published_rates() -> None:
 
 
 @pytest.mark.skipif(not HILLSTROM.is_file(), reason="../shared/data/hillstrom-email is absent")
-def test_the_experiment_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_experiment_commands(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import json
 
     from typer.testing import CliRunner
@@ -187,9 +187,14 @@ def test_the_experiment_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LODESTAR_LANG", raising=False)
     state.lang = None
     runner = CliRunner()
+    page = tmp_path / "hillstrom.html"
     done = runner.invoke(app, ["experiment", "analyze", str(HILLSTROM), "--arm", "segment",
-                               "--control", "No E-Mail", "--metric", "visit", "--json"])  # fmt: skip
+                               "--control", "No E-Mail", "--metric", "visit", "--metric", "spend",
+                               "--covariate", "history", "--report", str(page), "--json"])  # fmt: skip
     assert done.exit_code == 0, done.output
+    html = page.read_text("utf-8")
+    assert "实验分析" in html and "CUPED" in html and html.count("Scattergl") + html.count(
+        '"type":"scatter"') >= 2  # fmt: skip
     body = json.loads(done.output)
     assert body["counts"]["Mens E-Mail"] == 21307 and body["srm"] is False
     bad = runner.invoke(app, ["--lang", "en", "experiment", "analyze", str(HILLSTROM), "--arm",

@@ -24,6 +24,8 @@ def analyze(
     metric: Annotated[list[str], typer.Option(help="Outcome column (repeat for several).")],
     covariate: Annotated[str | None, typer.Option(help="Pre-period covariate for CUPED.")] = None,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    report: Annotated[str | None, typer.Option(help="Also write an HTML report with charts "
+                                                    "(lift with intervals, posteriors).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -48,6 +50,10 @@ def analyze(
                                                    ws.query(sql).to_pylist()],
                                       source, arm, metric, covariate=covariate)  # fmt: skip
         result = analyse(sums, control, alpha=alpha, covariate=covariate is not None)
+    if report is not None:
+        from lodestar.reports.experiment_report import write_experiment_report
+
+        write_experiment_report(result, report, name=Path(source).stem, alpha=alpha, locale=loc)
     if json_:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, default=str))
         return

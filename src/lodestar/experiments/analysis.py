@@ -9,6 +9,7 @@ p-values over all arms x metrics, and the sample-ratio-mismatch check.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ class ArmResult:
     comparison: Comparison | None  # None for the control
     cuped: Comparison | None = None
     p_holm: float | None = None
+    #: the standard error of the arm's own mean (for its posterior / interval)
+    std_error: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,15 +134,23 @@ def analyse(
                                             and all(stats_by_arm[a][metric].sum
                                                     == stats_by_arm[a][metric].sum_sq
                                                     for a in arms) else "mean")  # fmt: skip
-        results.append(ArmResult(control, metric, base.n, base.mean, None))
+        results.append(ArmResult(control, metric, base.n, base.mean, None,
+                                 std_error=_std_error(base)))  # fmt: skip
         for arm in arms[1:]:
             s = stats_by_arm[arm][metric]
             main = compare(base, s, kind=kind, alpha=alpha)  # type: ignore[arg-type]
             adjusted = cuped(base, s, alpha=alpha) if covariate else None
-            results.append(ArmResult(arm, metric, s.n, s.mean, main, adjusted))
+            results.append(ArmResult(arm, metric, s.n, s.mean, main, adjusted,
+                                     std_error=_std_error(s)))  # fmt: skip
     tested = [i for i, r in enumerate(results) if r.comparison is not None]
     adjusted_p = holm([results[i].comparison.p_value for i in tested])  # type: ignore[union-attr]
     for i, p in zip(tested, adjusted_p, strict=True):
         r = results[i]
-        results[i] = ArmResult(r.arm, r.metric, r.n, r.mean, r.comparison, r.cuped, p)
+        results[i] = ArmResult(r.arm, r.metric, r.n, r.mean, r.comparison, r.cuped, p,
+                               r.std_error)  # fmt: skip
     return Analysis(control, arms, counts, srm, results)
+
+
+def _std_error(s: MetricStats) -> float:
+    variance = s.variance
+    return math.sqrt(variance / s.n) if s.n > 1 and not math.isnan(variance) else 0.0
