@@ -88,10 +88,11 @@ class SmtpEmailChannel:
         mail["Date"] = formatdate(localtime=False, usegmt=True)
         mail["Message-ID"] = message_id(message.idempotency_key, self.message_id_domain)
         mail[IDEMPOTENCY_HEADER] = message.idempotency_key
-        mail["Content-Language"] = message.locale
         if message.campaign_id:
             mail["X-Lodestar-Campaign"] = message.campaign_id
         mail.set_content(message.body)
+        # After set_content, which clears every Content-* header set before it.
+        mail["Content-Language"] = message.locale
         return mail
 
     def _connect(self) -> smtplib.SMTP:
