@@ -150,3 +150,39 @@ def test_two_approvers_at_once_approve_once(store: OperationalStore) -> None:
         outcomes = list(pool.map(approve, [f"approver{i}" for i in range(6)]))
     assert outcomes.count("ok") == 1
     assert [h["action"] for h in campaigns.history("CMP_LOAN_JOURNEY")].count("approve") == 1
+
+
+def test_the_campaign_commands_take_identity_from_api_keys(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from typer.testing import CliRunner
+
+    import lodestar.cli.campaign_commands  # noqa: F401  (registers the commands)
+    from lodestar.cli.main import app, state
+    from lodestar.security.api_keys import create_key
+    from lodestar.workspace import Workspace
+
+    monkeypatch.delenv("LODESTAR_API_KEY", raising=False)
+    ws_path = tmp_path / "bank"
+    with Workspace.init(ws_path) as ws:
+        _, maker_key = create_key(ws.ops, "wang", "marketer", actor="admin")
+        _, checker_key = create_key(ws.ops, "li", "approver", actor="admin")
+    (tmp_path / "c.yaml").write_text(TEXT, encoding="utf-8")
+    runner = CliRunner()
+
+    def run(*args: str) -> object:
+        state.lang = None
+        return runner.invoke(app, ["--lang", "en", *args, "-w", str(ws_path)])
+
+    saved = run("campaign", "save", str(tmp_path / "c.yaml"), "--key", maker_key)
+    assert saved.exit_code == 0 and "version 1, draft" in saved.output, saved.output
+    assert run("campaign", "submit", "CMP_LOAN_JOURNEY", "--key", maker_key).exit_code == 0
+    # without a key the local user is a marketer: no approval
+    refused = run("campaign", "approve", "CMP_LOAN_JOURNEY")
+    assert refused.exit_code == 1 and "may not approve" in refused.output
+    bad = run("campaign", "approve", "CMP_LOAN_JOURNEY", "--key", "lsk_nope")
+    assert bad.exit_code == 1 and "unknown, revoked or malformed" in bad.output
+    approved = run("campaign", "approve", "CMP_LOAN_JOURNEY", "--key", checker_key)
+    assert approved.exit_code == 0 and "is now approved" in approved.output
+    shown = run("campaign", "show", "CMP_LOAN_JOURNEY")
+    assert '"approved_version": 1' in shown.output and '"actor": "li"' in shown.output
+    assert "CMP_LOAN_JOURNEY  approved  v1" in run("campaign", "list").output
