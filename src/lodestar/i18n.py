@@ -362,6 +362,9 @@ _EN: dict[str, str] = {
     "plan.written": "files: {path}",
     "camp.saved": "campaign {id}: version {version}, {state}",
     "camp.moved": "campaign {id} (version {version}) is now {state}",
+    "camp.enqueued": "{n:,} new sends of campaign {id} in the outbox",
+    "camp.worker": "claimed {claimed:,}: sent {sent:,}, already sent {duplicate:,}, held {held:,}, "
+    "skipped {skipped:,}, to retry {retried:,}, dead {dead:,}",
     "exp.counts": "arms: {counts}; sample-ratio check p = {p:.3g}",
     "exp.srm": "sample-ratio mismatch: the arms' sizes do not match the planned split; check "
     "the assignment and the logging before reading the results",
@@ -941,6 +944,9 @@ _ZH: dict[str, str] = {
     "plan.written": "文件：{path}",
     "camp.saved": "活动 {id}：第 {version} 版，状态 {state}",
     "camp.moved": "活动 {id}（第 {version} 版）现在的状态：{state}",
+    "camp.enqueued": "活动 {id} 新增 {n:,} 条待发送记录",
+    "camp.worker": "领取 {claimed:,} 条：已发送 {sent:,}，此前已发 {duplicate:,}，暂缓 {held:,}，"
+    "跳过 {skipped:,}，待重试 {retried:,}，失败 {dead:,}",
     "exp.counts": "各组人数：{counts}；样本比例检验 p = {p:.3g}",
     "exp.srm": "样本比例失衡：各组人数与计划的分流比例不符，请先检查分流与埋点再解读结果",
     "exp.col.metric": "指标",

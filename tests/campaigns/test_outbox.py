@@ -158,3 +158,55 @@ def test_concurrent_workers_take_each_row_once(store: OperationalStore) -> None:
     attempts = Counter(m.idempotency_key for m in fake.attempts)
     assert sum(results) == n and set(attempts.values()) == {1}  # no row was sent twice
     assert box.counts() == {"sent": n}
+
+
+@pytest.mark.postgres
+def test_a_worker_process_killed_mid_batch_sends_each_message_once(pg_schema_url: str) -> None:
+    """Real processes on PostgreSQL and a real HTTP gateway: SIGKILL a worker mid-batch, let
+    another take its rows over after the lease: the gateway holds each message exactly once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "channels"))
+    from channel_peers import GatewayPeer
+
+    n, secret = 120, "s3cret"
+    # a zone where it is around noon now, so no quiet hours get in the way whenever this runs
+    offset = (12 - datetime.now(UTC).hour) % 24
+    offset = offset - 24 if offset > 12 else offset
+    zone = f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
+    store = OperationalStore(pg_schema_url)
+    store.migrate()
+    grant(store, [f"C{i:04d}" for i in range(n)])
+    box = Outbox(store)
+    box.enqueue([{**r, "send_at": datetime.now(UTC) - timedelta(minutes=1)} for r in rows(n)])
+    peer = GatewayPeer(secret.encode())
+    script = Path(__file__).resolve().parent / "outbox_worker_process.py"
+
+    def start(name: str, rate: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, str(script), pg_schema_url, peer.url, secret,
+                                 str(n), zone, name, rate])  # fmt: skip
+
+    try:
+        doomed = start("doomed", "40")
+        deadline = time.monotonic() + 60
+        while len(peer.received) < 30 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait(10)
+        got_before = len(peer.received)
+        assert 30 <= got_before < n, "the worker should die mid-way"
+        time.sleep(2.5)  # the dead worker's lease runs out
+        rescuer = start("rescuer", "0")
+        assert rescuer.wait(120) == 0
+        keys = [r.idempotency_key for r in peer.received]
+        assert len(keys) == len(set(keys)) == n  # every message once at the gateway
+        assert box.counts() == {"sent": n}
+        sent_by = Counter(r["claimed_by"] for r in box.rows())
+        assert sent_by == Counter({None: n})  # every row closed, no claim left behind
+    finally:
+        peer.close()
+        store.dispose()

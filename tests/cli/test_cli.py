@@ -156,6 +156,38 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
                              "-w", ws).output.splitlines()[-1])  # fmt: skip
     assert decided["customer_id"] == contacted and decided["outcome"] in ("offer", "none",
                                                                           "holdout")
+    # the campaign behind the plan: written, submitted, approved by another person, started,
+    # its plan put into the outbox and sent (fake channels: no gateway in this test)
+    from lodestar.channels.fake import FakeChannel
+    from lodestar.security.api_keys import create_key
+
+    with Workspace.open(tmp_path / "ws") as opened:
+        _, maker = create_key(opened.ops, "wang", "marketer", actor="test")
+        _, checker = create_key(opened.ops, "li", "approver", actor="test")
+    (tmp_path / "ws" / "xsell.yaml").write_text(
+        "campaign: CMP_DEMO_XSELL\nname: 年末交叉销售\nplan: campaign.yaml\n"
+        "schedule: {at: '2026-07-01T09:00:00+08:00'}\n", encoding="utf-8")  # fmt: skip
+    for args in (("save", str(tmp_path / "ws" / "xsell.yaml"), "--key", maker),
+                 ("submit", "CMP_DEMO_XSELL", "--key", maker),
+                 ("approve", "CMP_DEMO_XSELL", "--key", checker),
+                 ("start", "CMP_DEMO_XSELL", "--key", maker)):  # fmt: skip
+        moved = run("--lang", "en", "campaign", *args, "-w", ws)
+        assert moved.exit_code == 0, moved.output
+    queued = run("--lang", "en", "campaign", "send", "CMP_DEMO_XSELL", "--plan",
+                 "CMP_DEMO_XSELL-v1", "-w", ws)  # fmt: skip
+    assert queued.exit_code == 0 and "new sends" in queued.output, queued.output
+    with Workspace.open(tmp_path / "ws") as opened:
+        fakes = {c: FakeChannel(c) for c in ("sms", "app_push", "voice_robot", "telemarketing",
+                                              "wecom", "email", "in_app")}  # fmt: skip
+        stats = opened.run_sends(channels=fakes)
+        status = opened.campaign_status("CMP_DEMO_XSELL")
+    planned = int(summary["contacts"])
+    assert sum(status["counts"].values()) == planned
+    assert stats.sent + stats.held + stats.skipped + stats.dead == planned
+    assert stats.sent > 0 and sum(len(f.delivered) for f in fakes.values()) == stats.sent
+    # the withdrawn consent stops that contact at send time too
+    stopped = {r["reason"] for r in status["reasons"]}
+    assert stopped & {"no_consent", "consent_withdrawn"}
 
 
 def test_console_script_runs(tmp_path: Path) -> None:

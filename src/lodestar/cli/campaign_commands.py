@@ -115,3 +115,47 @@ def show(
                 "definition": campaigns.definition(campaign_id).model_dump(mode="json"),
                 "history": campaigns.history(campaign_id)}  # fmt: skip
         typer.echo(json.dumps(body, ensure_ascii=False, indent=2, default=str))
+
+
+@campaign_app.command("send")
+def send(
+    campaign_id: Annotated[str, typer.Argument(help="A running campaign.")],
+    plan: Annotated[str, typer.Option(help="The plan whose contacts to send (CAMPAIGN-vN).")],
+    step: Annotated[str, typer.Option(help="The journey step these sends are.")] = "1",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Put a plan's contacts into the outbox (only for a running, approved campaign)."""
+    with open_workspace(workspace) as ws:
+        loc = locale(ws)
+        added = ws.enqueue_plan(campaign_id, plan, step=step)
+        console().print(t("camp.enqueued", loc, n=added, id=campaign_id), markup=False)
+
+
+@campaign_app.command("status")
+def status(
+    campaign_id: Annotated[str, typer.Argument(help="The campaign.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """The campaign's state and its sends by status, with the reasons of the stopped ones."""
+    with open_workspace(workspace) as ws:
+        typer.echo(json.dumps(ws.campaign_status(campaign_id), ensure_ascii=False, indent=2,
+                              default=str))  # fmt: skip
+
+
+worker_app = typer.Typer(help="Outbox workers.", no_args_is_help=True)
+app.add_typer(worker_app, name="worker")
+
+
+@worker_app.command("run")
+def worker_run(
+    once: Annotated[bool, typer.Option("--once", help="One batch, then stop.")] = False,
+    batch: Annotated[int, typer.Option(help="Rows claimed at a time.")] = 100,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Drain the outbox through the workspace's channels (stops when nothing is due)."""
+    with open_workspace(workspace) as ws:
+        loc = locale(ws)
+        stats = ws.run_sends(once=once, batch=batch)
+        console().print(t("camp.worker", loc, claimed=stats.claimed, sent=stats.sent,
+                          duplicate=stats.duplicate, held=stats.held, skipped=stats.skipped,
+                          retried=stats.retried, dead=stats.dead), markup=False)  # fmt: skip
