@@ -39,6 +39,7 @@ from lodestar.i18n import DEFAULT_LOCALE
 from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_decisioning import DecisioningMixin
+from lodestar.workspace_rights import RightsMixin
 from lodestar.workspace_security import SecurityMixin
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def _actor() -> str:
         return "local:unknown"
 
 
-class Workspace(DecisioningMixin, SecurityMixin):
+class Workspace(DecisioningMixin, SecurityMixin, RightsMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
     def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None,

@@ -27,8 +27,6 @@ from lodestar.errors import BudgetExhausted, InsufficientPoints, RightsError
 from lodestar.storage.operational import OperationalStore
 
 
-
-
 def test_issue_commits_cost_against_the_budget_until_it_is_exhausted(
     store: OperationalStore, catalogue: RightsCatalogue, clock: Any
 ) -> None:
@@ -38,7 +36,7 @@ def test_issue_commits_cost_against_the_budget_until_it_is_exhausted(
         ledger.issue(right, f"C{n}", key=f"k{n}")
     assert ledger.budget_left("cashback_20") == Decimal("0.00")
     before = store.count("rights_entries"), store.count("rights_postings")
-    with pytest.raises(BudgetExhausted, match="cashback_20.*budget left CNY 0.00"):
+    with pytest.raises(BudgetExhausted, match=r"cashback_20.*budget left CNY 0.00"):
         ledger.issue(right, "C9", key="k9")
     assert (store.count("rights_entries"), store.count("rights_postings")) == before
     assert ledger.balance(wallet_account("C0")) == Decimal("20.00")
@@ -112,7 +110,7 @@ def test_points_earned_spent_and_refused_when_short(
     right = catalogue.get("voucher")
     ledger.earn_points("C1", 299, "checkin", key="e1")
     before = store.count("rights_entries")
-    with pytest.raises(InsufficientPoints, match="299.00 points.*costs 300"):
+    with pytest.raises(InsufficientPoints, match=r"299.00 points.*costs 300"):
         ledger.spend_points("C1", right, key="s1")
     assert store.count("rights_entries") == before
     ledger.earn_points("C1", 1, "checkin", key="e2")
@@ -137,7 +135,7 @@ def test_reversal_is_a_new_opposite_entry_and_happens_once(
     ledger = RightsLedger(store, clock=clock)
     issued = ledger.issue(catalogue.get("cashback_20"), "C1", key="i1")
     redeemed = ledger.redeem(issued.coupon.coupon_id, key="r1")
-    with pytest.raises(RightsError, match="is redeemed; reversing entry .* needs it issued"):
+    with pytest.raises(RightsError, match=r"is redeemed; reversing entry .* needs it issued"):
         ledger.reverse(issued.entry.entry_id, "wrong customer")
     back = ledger.reverse(redeemed.entry_id, "till error")
     assert back.reverses == redeemed.entry_id
@@ -162,7 +160,7 @@ def test_reversing_earned_points_that_were_spent_is_refused(
     earned = ledger.earn_points("C1", 300, "purchase", key="e1")
     assert earned is not None
     ledger.spend_points("C1", catalogue.get("voucher"), key="s1")
-    with pytest.raises(InsufficientPoints, match="would leave customer:C1:points at -300.00"):
+    with pytest.raises(InsufficientPoints, match=r"would leave customer:C1:points at -300.00"):
         ledger.reverse(earned.entry_id, "chargeback")
 
 

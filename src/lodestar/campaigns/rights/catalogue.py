@@ -93,6 +93,9 @@ class Right(BaseModel):
     def _has_budget(self) -> Right:
         if self.budget_cny is None and self.budget_count is None:
             raise ValueError("needs a budget: budget_cny, budget_count or both")
+        if self.kind is RightKind.POINTS_BUNDLE and self.face_value != int(self.face_value):
+            raise ValueError("a points bundle's face_value is its number of points: a whole "
+                             f"number, not {self.face_value}")
         return self
 
     @property

@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from lodestar.campaigns.rights.catalogue import Right, RightKind
+from lodestar.campaigns.rights.catalogue import Right
 from lodestar.errors import BudgetExhausted, InsufficientPoints, NotFound, RightsError
 from lodestar.storage.operational import OperationalStore
 from lodestar.storage.operational_tables import rights_coupons, rights_entries, rights_postings
@@ -244,6 +244,13 @@ class RightsLedger:
         self.store.audit(conn, actor=actor, action="rights.fund", entity="right",
                          entity_id=right.id, before={"funded": str(funded)},
                          after={"funded": str(Decimal(funded) + change)})  # fmt: skip
+
+    def fund(self, right: Right, *, actor: str = "system") -> Decimal:
+        """Bring the right's budget account to the catalogue's budget now (issuing does it
+        too); returns the budget left."""
+        with self._locked(budget_lock(right.id)) as conn:
+            self._fund(conn, right, actor)
+            return self._balance(conn, budget_account(right.id), Unit.CNY)
 
     def _issue_locked(self, conn: Connection, right: Right, customer_id: str, key: str,
                       kind: EntryKind, reference: str, actor: str,

@@ -34,8 +34,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -147,7 +148,7 @@ class Levels(BaseModel):
     def _ascending(cls, tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
         if tiers[0].min_points != 0:
             raise ValueError("the first tier must start at min_points 0 (every member has one)")
-        for lower, upper in zip(tiers, tiers[1:], strict=False):
+        for lower, upper in pairwise(tiers):
             if upper.min_points <= lower.min_points:
                 raise ValueError(f"tier '{upper.id}' must need more points than '{lower.id}' "
                                  "(list tiers from lowest to highest)")  # fmt: skip
@@ -275,16 +276,18 @@ def earn_from_events(ledger: RightsLedger, rules: PointsRules, *,
             done = set(conn.scalars(sa.select(rights_entries.c.idempotency_key)
                                     .where(rights_entries.c.idempotency_key
                                            .startswith(f"earn:{rule.id}:"))))  # fmt: skip
-        for row in rows.itertuples(index=False):
-            customer, ts = str(row.customer_id), row.ts.to_pydatetime()
+        records: list[dict[Any, Any]] = rows.to_dict("records")
+        for row in records:
+            customer = str(row["customer_id"])
+            ts: datetime = row["ts"].to_pydatetime()
             day = ts.astimezone(zone).date().isoformat()
             if rule.on == "transaction":
-                points = rule.points_for(row.amount)
-                key = f"earn:{rule.id}:{getattr(row, id_col)}"
+                points = rule.points_for(float(row["amount"]))
+                key = f"earn:{rule.id}:{row[id_col]}"
             else:
                 points = Decimal(rule.points or 0)
                 key = (f"earn:{rule.id}:{customer}:{day}" if rule.once_per == "day"
-                       else f"earn:{rule.id}:{getattr(row, id_col)}")  # fmt: skip
+                       else f"earn:{rule.id}:{row[id_col]}")  # fmt: skip
             if points <= 0:
                 continue
             considered += 1
@@ -306,7 +309,8 @@ def earn_from_events(ledger: RightsLedger, rules: PointsRules, *,
 
 def member_levels(ledger: RightsLedger, levels: Levels, as_of: datetime) -> pd.DataFrame:
     """Each customer with points earned in the window ``(as_of − window_days, as_of]`` (by when
-    the points were earned; reversed earnings do not count), and the level it reaches.
+    the points were earned — a transaction's time, not when a batch posted them; reversed
+    earnings do not count, whenever reversed), and the level it reaches.
 
     Columns: ``customer_id``, ``points``, ``level``, ``level_zh``, ``level_en``.
     """
@@ -325,7 +329,6 @@ def member_levels(ledger: RightsLedger, levels: Levels, as_of: datetime) -> pd.D
         .where(p.c.account.like("customer:%:points"))
         .where(sa.or_(e.c.kind == "earn", sa.and_(e.c.kind == "reverse", o.c.kind == "earn")))
         .where(earned_when > _db(start)).where(earned_when <= _db(as_of))
-        .where(e.c.created_at <= _db(as_of))
         .group_by(p.c.account)
         .order_by(p.c.account)
     )  # fmt: skip

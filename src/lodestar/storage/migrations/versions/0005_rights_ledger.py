@@ -31,8 +31,10 @@ def upgrade() -> None:
         sa.Column("reverses", sa.Integer),
         sa.Column("note", sa.Text),
         sa.PrimaryKeyConstraint("entry_id", name="pk_rights_entries"),
-        sa.ForeignKeyConstraint(["reverses"], ["rights_entries.entry_id"],
-                                name="fk_rights_entries_reverses_rights_entries"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["reverses"], ["rights_entries.entry_id"],
+            name="fk_rights_entries_reverses_rights_entries",
+        ),
     )
     op.create_index("ix_rights_entries_idempotency_key", "rights_entries", ["idempotency_key"],
                     unique=True)  # fmt: skip
@@ -46,8 +48,10 @@ def upgrade() -> None:
         sa.Column("unit", sa.String(8), nullable=False),
         sa.Column("amount", Amount, nullable=False),
         sa.PrimaryKeyConstraint("posting_id", name="pk_rights_postings"),
-        sa.ForeignKeyConstraint(["entry_id"], ["rights_entries.entry_id"],
-                                name="fk_rights_postings_entry_id_rights_entries"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["entry_id"], ["rights_entries.entry_id"],
+            name="fk_rights_postings_entry_id_rights_entries",
+        ),
         sa.CheckConstraint("unit IN ('CNY', 'points')", name="ck_rights_postings_unit"),
     )
     op.create_index("ix_rights_postings_account", "rights_postings", ["account"])
@@ -64,8 +68,10 @@ def upgrade() -> None:
         sa.Column("issue_entry_id", sa.Integer, nullable=False),
         sa.Column("closed_entry_id", sa.Integer),
         sa.PrimaryKeyConstraint("coupon_id", name="pk_rights_coupons"),
-        sa.ForeignKeyConstraint(["issue_entry_id"], ["rights_entries.entry_id"],
-                                name="fk_rights_coupons_issue_entry_id_rights_entries"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["issue_entry_id"], ["rights_entries.entry_id"],
+            name="fk_rights_coupons_issue_entry_id_rights_entries",
+        ),
     )
     op.create_index("ix_rights_coupons_right_id_status", "rights_coupons", ["right_id", "status"])
     op.create_index("ix_rights_coupons_customer_id", "rights_coupons", ["customer_id"])
