@@ -46,6 +46,9 @@ class WorkspaceConfig(BaseModel):
     threads: int | None = Field(default=None, ge=1)
     #: After each load, refresh the tags of the customers it touched (once tags were built).
     refresh_tags_after_load: bool = True
+    #: Channel adapters by name (url, secret_env, timeout...), read and checked with line
+    #: numbers by lodestar.channels.registry.
+    channels: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, path: Path) -> WorkspaceConfig:

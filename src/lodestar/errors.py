@@ -21,7 +21,10 @@ status (:mod:`lodestar.api.errors`).
     │   └── InsufficientPoints    a customer has fewer points than an operation needs
     ├── SegmentError              an audience expression cannot be read, checked or resolved;
     │                             carries the column and the expression to point at the spot
-    └── StorageError              the operational or analytical store refused an operation
+    ├── StorageError              the operational or analytical store refused an operation
+    └── ChannelError              a channel cannot be used as configured or called
+        └── WebhookRejected       an incoming webhook failed its signature, timestamp or
+                                  replay check, or its body cannot be read
 """
 
 from __future__ import annotations
@@ -112,6 +115,28 @@ class InsufficientPoints(RightsError):
 
 class StorageError(LodestarError):
     code = "storage_error"
+
+
+class ChannelError(LodestarError):
+    """A channel (lodestar.channels) cannot be used: a message it cannot carry, a closed adapter.
+
+    Failures of a *send* are not raised: they come back as a ``SendResult`` the outbox retries
+    or dead-letters.
+    """
+
+    code = "channel_error"
+
+
+class WebhookRejected(ChannelError):
+    """An incoming webhook was refused. ``reason`` is one of ``missing_signature``,
+    ``bad_signature``, ``stale_timestamp``, ``replayed``, ``bad_body``; the message never echoes
+    the body (it may carry customers' addresses)."""
+
+    code = "webhook_rejected"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class SegmentError(LodestarError):

@@ -157,3 +157,9 @@ def test_saved_plans_explain_every_kind_of_customer(plan: Plan, tmp_path: Path) 
         explain(saved, "NOBODY")
     with pytest.raises(ConfigError, match="no plan"):
         load_plan(tmp_path, "CMP_T-v9")
+
+
+@pytest.mark.parametrize("bad", ["../../etc-v1", "CMP_T/../../x-v1", "/abs-v1", "..-v1", ""])
+def test_plan_ids_cannot_leave_the_plans_folder(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ConfigError, match="no plan"):
+        load_plan(tmp_path / "plans", bad)

@@ -178,6 +178,7 @@ def register_commands() -> None:
     from lodestar.cli import (  # noqa: F401
         data_commands,
         demo_command,
+        experiment_commands,
         model_commands,
         plan_commands,
         policy_commands,

@@ -28,7 +28,9 @@ import pyarrow.parquet as pq
 from lodestar.decisioning.plan import Plan
 from lodestar.errors import NotFound
 
-_NAME = re.compile(r"(?P<campaign>.+)-v(?P<version>\d+)")
+#: A plan id: the campaign id (the offer-catalogue id pattern: no slashes, no dots first, so
+#: never a path outside plans/) and the version.
+_NAME = re.compile(r"(?P<campaign>[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63})-v(?P<version>\d+)")
 
 
 @dataclass(frozen=True)

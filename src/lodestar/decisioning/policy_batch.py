@@ -48,6 +48,10 @@ _NAT = np.iinfo(np.int64).min
 _DAY_US = 86_400_000_000
 #: reason code of a pair: 0 = allowed, k = RULE_ORDER[k - 1]
 _CODE = {reason: i + 1 for i, reason in enumerate(RULE_ORDER)}
+_NO_HISTORY = pd.DataFrame({
+    "customer_id": pd.Series([], dtype=object), "channel": pd.Series([], dtype=object),
+    "contacted_at": pd.Series([], dtype="datetime64[us, UTC]"),
+})  # fmt: skip
 
 
 def _us(value: datetime) -> int:
@@ -250,7 +254,9 @@ def evaluate(
             refuse(ci, blocked, Reason.DO_NOT_CONTACT)
 
     # history as contacts and as cool-off events
-    contacts = _Contacts(history, aud, policy) if _has(history) else None
+    # Caps and pressure apply even to a customer never contacted (a cap of 0, or one send
+    # heavier than the pressure limit, refuses on its own), so an empty history still counts.
+    contacts = _Contacts(history if _has(history) else _NO_HISTORY, aud, policy)
 
     # 4. cool-off
     if policy.cool_off and not policy.exempt(pu, ExemptRule.COOL_OFF):
@@ -273,8 +279,7 @@ def evaluate(
                 refuse(ci, blocked, Reason.COOL_OFF)
 
     # 5. frequency caps, 6. pressure
-    if contacts is not None:
-        contacts.refuse_over_caps(policy, pu, refuse)
+    contacts.refuse_over_caps(policy, pu, refuse)
 
     reason = pd.Categorical.from_codes(
         code.ravel().astype(np.int64) - 1, categories=pd.Index([r.value for r in RULE_ORDER])

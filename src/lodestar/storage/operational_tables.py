@@ -182,6 +182,23 @@ api_keys = Table(
     Index("ix_api_keys_prefix", "prefix", unique=True),
 )
 
+#: The in-app inbox (lodestar.channels.inbox): one row per message sent to a customer's app.
+#: ``idempotency_key`` is unique, so sending the same outbox row twice stores one message.
+inbox_messages = Table(
+    "inbox_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("campaign_id", String(64)),
+    Column("idempotency_key", String(256), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("read_at", DateTime(timezone=True)),
+    Index("ix_inbox_messages_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_inbox_messages_customer_id_created_at", "customer_id", "created_at"),
+)
+
 
 class Amount(TypeDecorator[Decimal]):
     """An exact amount with two decimals (CNY, or points), read and written as ``Decimal``.
