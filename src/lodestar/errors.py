@@ -22,6 +22,8 @@ status (:mod:`lodestar.api.errors`).
     ├── SegmentError              an audience expression cannot be read, checked or resolved;
     │                             carries the column and the expression to point at the spot
     ├── StorageError              the operational or analytical store refused an operation
+    ├── CampaignError             a campaign lifecycle action not allowed now, or not for
+    │                             this person (maker-checker, roles, states)
     └── ChannelError              a channel cannot be used as configured or called
         └── WebhookRejected       an incoming webhook failed its signature, timestamp or
                                   replay check, or its body cannot be read
@@ -115,6 +117,10 @@ class InsufficientPoints(RightsError):
 
 class StorageError(LodestarError):
     code = "storage_error"
+
+
+class CampaignError(LodestarError):
+    code = "campaign_error"
 
 
 class ChannelError(LodestarError):

@@ -360,6 +360,8 @@ _EN: dict[str, str] = {
     "plan.explain.channels": "channels refused by the contact policy",
     "plan.explain.candidates": "actions considered (best first)",
     "plan.written": "files: {path}",
+    "camp.saved": "campaign {id}: version {version}, {state}",
+    "camp.moved": "campaign {id} (version {version}) is now {state}",
     "exp.counts": "arms: {counts}; sample-ratio check p = {p:.3g}",
     "exp.srm": "sample-ratio mismatch: the arms' sizes do not match the planned split; check "
     "the assignment and the logging before reading the results",
@@ -955,6 +957,8 @@ _ZH: dict[str, str] = {
     "plan.explain.channels": "被接触策略拒绝的渠道",
     "plan.explain.candidates": "候选动作（从优到劣）",
     "plan.written": "文件：{path}",
+    "camp.saved": "活动 {id}：第 {version} 版，状态 {state}",
+    "camp.moved": "活动 {id}（第 {version} 版）现在的状态：{state}",
     "exp.counts": "各组人数：{counts}；样本比例检验 p = {p:.3g}",
     "exp.srm": "样本比例失衡：各组人数与计划的分流比例不符，请先检查分流与埋点再解读结果",
     "exp.col.metric": "指标",

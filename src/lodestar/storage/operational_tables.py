@@ -199,6 +199,53 @@ inbox_messages = Table(
     Index("ix_inbox_messages_customer_id_created_at", "customer_id", "created_at"),
 )
 
+#: Campaigns (lodestar.campaigns.lifecycle): one row per campaign with its state, the version
+#: being worked on and the version an approver approved (None until then, and again after an
+#: edit: an approval is for one version only).
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("campaign_id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("approved_version", Integer),
+    Column("submitted_by", String(128)),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Every version of every campaign's definition, never changed once written.
+campaign_versions = Table(
+    "campaign_versions",
+    metadata,
+    Column("campaign_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(["campaign_id"], ["campaigns.campaign_id"]),
+)
+
+#: The lifecycle's history: who did what to which version, when, from which state to which.
+campaign_events = Table(
+    "campaign_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("comment", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_campaign_events_campaign_id", "campaign_id", "id"),
+)
+
 
 class Amount(TypeDecorator[Decimal]):
     """An exact amount with two decimals (CNY, or points), read and written as ``Decimal``.

@@ -1,0 +1,192 @@
+"""A campaign as data: what it plans, when it runs and the steps of its journey (YAML).
+
+::
+
+    campaign: CMP_2026Q4_LOAN
+    name: 消费贷唤醒旅程
+    plan: campaign.yaml            # the plan spec (lodestar plan), a path or inline
+    schedule: {at: "2026-12-10T09:00:00+08:00"}     # or {cron: "0 9 * * 1"}
+                                                    # or {event: apply_start, reentry: once}
+    journey:
+      - send: {channel: app_push}
+      - wait: {days: 3}
+      - branch:
+          if_event: apply_start        # within the wait
+          then: [exit: {goal: true}]
+      - send: {channel: sms}
+      - wait: {days: 2}
+      - send: {channel: voice_robot}
+
+The journey is checked here (steps, channels, waits, branches); running it is the executor's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lodestar.data.schema import CONTACT_CHANNELS
+from lodestar.decisioning.offers import ID_PATTERN
+from lodestar.decisioning.plan_spec import PlanSpec
+from lodestar.errors import DefinitionError
+from lodestar.located_yaml import LocatedDocument, load_located, load_located_text, validate_located
+
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Schedule(_Strict):
+    at: datetime | None = None
+    cron: str | None = None
+    event: str | None = None
+    #: for event triggers: may a customer enter again, and after how many days
+    reentry: Literal["once", "always", "after_days"] = "once"
+    reentry_days: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> Schedule:
+        given = [k for k in ("at", "cron", "event") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a schedule is exactly one of at (one-off), cron (recurring) or "
+                             f"event (triggered); got {', '.join(given) or 'none'}")  # fmt: skip
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("at needs a time zone, e.g. 2026-12-10T09:00:00+08:00")
+        if self.cron is not None:
+            fields = self.cron.split()
+            if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+                raise ValueError(f"cron '{self.cron}' is not five fields of numbers, ranges, "
+                                 "lists, steps or * (minute hour day month weekday)")  # fmt: skip
+        if self.reentry == "after_days" and self.reentry_days is None:
+            raise ValueError("reentry after_days needs reentry_days")
+        return self
+
+
+class SendStep(_Strict):
+    channel: str
+    offer: str | None = None  # default: the plan's offer for the customer
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if value not in CONTACT_CHANNELS:
+            raise ValueError(f"unknown channel '{value}'; the channels are "
+                             f"{', '.join(CONTACT_CHANNELS)}")  # fmt: skip
+        return value
+
+
+class WaitStep(_Strict):
+    days: float | None = Field(default=None, gt=0)
+    hours: float | None = Field(default=None, gt=0)
+    until_event: str | None = None  # or until this event, whichever comes first
+
+    @model_validator(mode="after")
+    def _some(self) -> WaitStep:
+        if self.days is None and self.hours is None:
+            raise ValueError("a wait needs days or hours (until_event only shortens it)")
+        return self
+
+
+class ExitStep(_Strict):
+    goal: bool = False  # the customer reached the campaign's goal
+
+
+class Step(_Strict):
+    send: SendStep | None = None
+    wait: WaitStep | None = None
+    branch: Branch | None = None
+    exit: ExitStep | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Step:
+        given = [k for k in ("send", "wait", "branch", "exit") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a step is exactly one of send, wait, branch or exit")
+        return self
+
+
+class Branch(_Strict):
+    if_event: str | None = None  # the customer did this event during the previous wait
+    if_responded: bool | None = None
+    if_attribute: str | None = None  # an audience expression on the customer profile
+    random_split: float | None = Field(default=None, gt=0, lt=1)
+    then: tuple[Step, ...]
+    otherwise: tuple[Step, ...] = ()
+
+    @model_validator(mode="after")
+    def _one(self) -> Branch:
+        given = [k for k in ("if_event", "if_responded", "if_attribute", "random_split")
+                 if getattr(self, k) is not None]  # fmt: skip
+        if len(given) != 1:
+            raise ValueError("a branch tests exactly one of if_event, if_responded, "
+                             "if_attribute or random_split")  # fmt: skip
+        return self
+
+
+Step.model_rebuild()
+
+
+class CampaignDefinition(_Strict):
+    campaign: str
+    name: str
+    name_en: str | None = None
+    description: str | None = None
+    plan: PlanSpec | None = None
+    schedule: Schedule | None = None
+    journey: tuple[Step, ...] = ()
+    #: the goal the campaign is judged on (seed 004: "+25% application conversion")
+    goal: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("campaign")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not ID_PATTERN.fullmatch(value):
+            raise ValueError(f"'{value}' is not a valid campaign id: letters, digits and "
+                             "_ . : - only, up to 64")  # fmt: skip
+        return value
+
+    @model_validator(mode="after")
+    def _plan_matches(self) -> CampaignDefinition:
+        if self.plan is not None and self.plan.campaign != self.campaign:
+            raise ValueError(f"the plan is for campaign '{self.plan.campaign}', not "
+                             f"'{self.campaign}'")  # fmt: skip
+        return self
+
+    def canonical(self) -> str:
+        """A stable text of the definition (what versions and approvals are about)."""
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical().encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_document(cls, doc: LocatedDocument, base: Path | None = None) -> CampaignDefinition:
+        data = doc.data
+        if not isinstance(data, dict):
+            raise DefinitionError([f"{doc.source}: a campaign is a mapping of fields"],
+                                  what="campaign")  # fmt: skip
+        plan = data.get("plan")
+        if isinstance(plan, str):
+            # a plan file next to the definition: read it, then check the whole as one
+            path = (base or Path(".")) / plan
+            data = {**data, "plan": load_located(path).data}
+            doc = LocatedDocument(data, doc.source, doc.lines)
+        result: CampaignDefinition = validate_located(cls, doc, what=f"campaign {doc.source}")
+        return result
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> CampaignDefinition:
+        p = Path(path)
+        return cls.from_document(load_located(p), p.parent)
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<campaign>") -> CampaignDefinition:
+        return cls.from_document(load_located_text(text, source))

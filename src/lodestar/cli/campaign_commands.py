@@ -1,0 +1,117 @@
+"""`lodestar campaign ...`: save a campaign definition, move it through its lifecycle
+(submit, approve, reject, schedule, start, pause, resume, complete, cancel), list, show,
+history.
+
+Who acts: the person whose API key is given with ``--key`` (or ``LODESTAR_API_KEY``), in that
+key's role — an approval needs an approver's key, so maker-checker holds at the command line as
+in the API. Without a key the local user acts as a marketer (write, submit, schedule...), never
+as an approver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lodestar.cli.main import WorkspaceOption, app, console, locale, open_workspace
+from lodestar.i18n import t
+
+if TYPE_CHECKING:
+    from lodestar.campaigns.lifecycle import Actor
+
+campaign_app = typer.Typer(help="Campaigns: save, submit, approve, schedule, start... "
+                                "(maker-checker; docs/campaigns.md).",
+                           no_args_is_help=True)  # fmt: skip
+app.add_typer(campaign_app, name="campaign")
+
+KeyOption = Annotated[str | None, typer.Option("--key", help="Your API key (default: "
+                                               "$LODESTAR_API_KEY); its role is yours.")]
+
+
+def _actor(ws: Any, key: str | None) -> Actor:
+    from lodestar.campaigns.lifecycle import Actor
+    from lodestar.errors import ConfigError
+    from lodestar.security.api_keys import authenticate
+    from lodestar.workspace_decisioning import _actor as local_user
+
+    token = key or os.environ.get("LODESTAR_API_KEY")
+    if not token:
+        return Actor(local_user(), "marketer")
+    found = authenticate(ws.ops, token)
+    if found is None:
+        raise ConfigError("the API key is unknown, revoked or malformed",
+                          hint="lodestar apikey list shows the keys (an admin creates one)")  # fmt: skip
+    return Actor(found.name, found.role.value)
+
+
+@campaign_app.command("save")
+def save(
+    file: Annotated[Path, typer.Argument(help="Campaign YAML (see docs/campaigns.md).")],
+    key: KeyOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Create the campaign or store a new version (an edit after approval needs a new one)."""
+    from lodestar.campaigns.definition import CampaignDefinition
+    from lodestar.campaigns.lifecycle import Campaigns
+
+    with open_workspace(workspace) as ws:
+        loc = locale(ws)
+        record = Campaigns(ws.ops).save(CampaignDefinition.from_yaml(file), _actor(ws, key))
+        console().print(t("camp.saved", loc, id=record.campaign_id, version=record.version,
+                          state=record.state.value), markup=False)  # fmt: skip
+
+
+def _action(action: str) -> None:
+    def command(
+        campaign_id: Annotated[str, typer.Argument(help="The campaign.")],
+        comment: Annotated[str | None, typer.Option(help="Why (required to reject).")] = None,
+        key: KeyOption = None,
+        workspace: WorkspaceOption = None,
+    ) -> None:
+        from lodestar.campaigns.lifecycle import Campaigns
+
+        with open_workspace(workspace) as ws:
+            loc = locale(ws)
+            record = Campaigns(ws.ops).act(campaign_id, action, _actor(ws, key),
+                                           comment=comment)  # fmt: skip
+            console().print(t("camp.moved", loc, id=record.campaign_id, version=record.version,
+                              state=record.state.value), markup=False)  # fmt: skip
+
+    command.__doc__ = f"{action.capitalize()} a campaign (as the key's holder)."
+    campaign_app.command(action)(command)
+
+
+for _name in ("submit", "approve", "reject", "schedule", "start", "pause", "resume", "complete",
+              "cancel"):  # fmt: skip
+    _action(_name)
+
+
+@campaign_app.command("list")
+def list_(workspace: WorkspaceOption = None) -> None:
+    """Every campaign with its state and versions."""
+    from lodestar.campaigns.lifecycle import Campaigns
+
+    with open_workspace(workspace) as ws:
+        for r in Campaigns(ws.ops).all():
+            console().print(f"{r.campaign_id}  {r.state.value}  v{r.version}  approved "
+                            f"v{r.approved_version or '-'}  {r.name}", markup=False)  # fmt: skip
+
+
+@campaign_app.command("show")
+def show(
+    campaign_id: Annotated[str, typer.Argument(help="The campaign.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """The campaign's state, its current definition and its history, as JSON."""
+    from lodestar.campaigns.lifecycle import Campaigns
+
+    with open_workspace(workspace) as ws:
+        campaigns = Campaigns(ws.ops)
+        body = {"campaign": campaigns.get(campaign_id).as_dict(),
+                "definition": campaigns.definition(campaign_id).model_dump(mode="json"),
+                "history": campaigns.history(campaign_id)}  # fmt: skip
+        typer.echo(json.dumps(body, ensure_ascii=False, indent=2, default=str))
