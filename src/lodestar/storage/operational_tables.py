@@ -246,6 +246,34 @@ campaign_events = Table(
     Index("ix_campaign_events_campaign_id", "campaign_id", "id"),
 )
 
+#: The durable outbox (lodestar.campaigns.outbox): one row per (campaign, step, customer) send.
+#: ``idempotency_key`` is unique (enqueuing twice stores one row) and goes to the gateway, so a
+#: send repeated after a worker died mid-batch is recognised there. Workers claim rows with a
+#: lease; a row whose lease ran out is claimed again.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(256), nullable=False),
+    Column("campaign_id", String(64), nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("offer_id", String(64)),
+    Column("purpose", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(128)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("provider_message_id", String(256)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_outbox_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
 
 class Amount(TypeDecorator[Decimal]):
     """An exact amount with two decimals (CNY, or points), read and written as ``Decimal``.
