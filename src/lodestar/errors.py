@@ -16,6 +16,9 @@ status (:mod:`lodestar.api.errors`).
     ├── IngestError               a file could not be loaded; nothing was written
     │   └── ValidationFailed      rows broke schema rules; carries a ValidationReport
     ├── DatasetError              a public dataset is missing or not the expected file
+    ├── RightsError               the rights ledger refused an operation; nothing was written
+    │   ├── BudgetExhausted       a right's budget (CNY or count) cannot cover one more issue
+    │   └── InsufficientPoints    a customer has fewer points than an operation needs
     ├── SegmentError              an audience expression cannot be read, checked or resolved;
     │                             carries the column and the expression to point at the spot
     ├── StorageError              the operational or analytical store refused an operation
@@ -98,6 +101,18 @@ class ValidationFailed(IngestError):
 
 class DatasetError(LodestarError):
     code = "dataset_error"
+
+
+class RightsError(LodestarError):
+    code = "rights_error"
+
+
+class BudgetExhausted(RightsError):
+    code = "budget_exhausted"
+
+
+class InsufficientPoints(RightsError):
+    code = "insufficient_points"
 
 
 class StorageError(LodestarError):

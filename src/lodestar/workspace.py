@@ -40,6 +40,7 @@ from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_campaigns import CampaignsMixin
 from lodestar.workspace_decisioning import DecisioningMixin
+from lodestar.workspace_rights import RightsMixin
 from lodestar.workspace_security import SecurityMixin
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def _actor() -> str:
         return "local:unknown"
 
 
-class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin):
+class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
     def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None,

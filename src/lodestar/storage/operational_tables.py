@@ -8,9 +8,13 @@ approvals join it in later issues.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -19,10 +23,14 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
+    TypeDecorator,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 metadata = MetaData(
     naming_convention={
@@ -264,4 +272,97 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_outbox_idempotency_key", "idempotency_key", unique=True),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+
+class Amount(TypeDecorator[Decimal]):
+    """An exact amount with two decimals (CNY, or points), read and written as ``Decimal``.
+
+    PostgreSQL keeps ``NUMERIC(20, 2)``. SQLite has no exact decimal type (its NUMERIC keeps
+    fractions as binary floats, and SQLAlchemy warns about it), so there the column holds the
+    amount in hundredths as an integer: sums stay exact, and SQL compares and sums work the
+    same on both (a sum read through this type comes back in units).
+    """
+
+    impl = Numeric(20, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(20, 2, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = Decimal(value)
+        if dialect.name == "sqlite":
+            return int((amount * 100).to_integral_exact())
+        return amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / 100).quantize(_CENT)
+        return Decimal(value).quantize(_CENT)
+
+
+_CENT = Decimal("0.01")
+
+#: Journal entries of the rights ledger (lodestar.campaigns.rights.ledger): append-only. A
+#: reversal is a new entry pointing at the one it reverses (``reverses`` is unique, so an entry
+#: is reversed at most once); ``effective_at`` is when the business event happened (a purchase
+#: that earned points), ``created_at`` when it was posted.
+rights_entries = Table(
+    "rights_entries",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("idempotency_key", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("effective_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reference", String(256), nullable=False),
+    Column("reverses", Integer),
+    Column("note", Text),
+    ForeignKeyConstraint(["reverses"], ["rights_entries.entry_id"]),
+    Index("ix_rights_entries_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_rights_entries_reverses", "reverses", unique=True),
+    Index("ix_rights_entries_kind_reference", "kind", "reference"),
+)
+
+#: The postings of each entry; per entry and unit (CNY or points) they sum to zero.
+rights_postings = Table(
+    "rights_postings",
+    metadata,
+    Column("posting_id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, nullable=False),
+    Column("account", String(200), nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("amount", Amount, nullable=False),
+    ForeignKeyConstraint(["entry_id"], ["rights_entries.entry_id"]),
+    CheckConstraint("unit IN ('CNY', 'points')", name="ck_rights_postings_unit"),
+    Index("ix_rights_postings_account", "account"),
+    Index("ix_rights_postings_entry_id", "entry_id"),
+)
+
+#: Issued rights (coupons) and their state: issued -> redeemed | expired | reversed. The money
+#: is in the postings; this table says which coupon is which, and until when it is valid.
+rights_coupons = Table(
+    "rights_coupons",
+    metadata,
+    Column("coupon_id", String(64), primary_key=True),
+    Column("right_id", String(64), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("cost", Amount, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("issue_entry_id", Integer, nullable=False),
+    Column("closed_entry_id", Integer),
+    ForeignKeyConstraint(["issue_entry_id"], ["rights_entries.entry_id"]),
+    Index("ix_rights_coupons_right_id_status", "right_id", "status"),
+    Index("ix_rights_coupons_customer_id", "customer_id"),
+    Index("ix_rights_coupons_status_expires_at", "status", "expires_at"),
 )
