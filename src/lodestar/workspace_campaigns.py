@@ -70,9 +70,11 @@ class CampaignsMixin:
 
     def run_sends(self, *, once: bool = False, batch: int = 100,
                   channels: Mapping[str, Any] | None = None,
-                  rate_per_second: Mapping[str, float] | None = None) -> SendStats:  # fmt: skip
+                  rate_per_second: Mapping[str, float] | None = None,
+                  now: datetime | None = None) -> SendStats:  # fmt: skip
         """Drain the outbox with the workspace's channels (its ``channels:`` settings), the
-        contact policy in force, the customers' addresses and the offers' messages."""
+        contact policy in force, the customers' addresses and the offers' messages. ``now``
+        fixes the clock (a dry run of tomorrow morning, tests); by default it is the time."""
         from lodestar.campaigns.send_worker import SendWorker
         from lodestar.channels.registry import load_workspace_channels
 
@@ -82,7 +84,16 @@ class CampaignsMixin:
                             WorkspaceDirectory(self), OfferComposer(self), batch=batch,
                             rate_per_second=rate_per_second, name=_worker_name())  # fmt: skip
         try:
-            return worker.run_once() if once else worker.run(until_empty=True)
+            if once or now is not None:
+                from lodestar.campaigns.send_worker import SendStats
+
+                total = SendStats()
+                while (got := worker.run_once(now=now)).claimed:
+                    total.add(got)
+                    if once:
+                        break
+                return total
+            return worker.run(until_empty=True)
         finally:
             if channels is None:
                 for channel in chosen.values():

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import lodestar.cli.campaign_commands
 import lodestar.cli.data_commands
 import lodestar.cli.demo_command
 import lodestar.cli.plan_commands
@@ -179,7 +180,9 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
     with Workspace.open(tmp_path / "ws") as opened:
         fakes = {c: FakeChannel(c) for c in ("sms", "app_push", "voice_robot", "telemarketing",
                                               "wecom", "email", "in_app")}  # fmt: skip
-        stats = opened.run_sends(channels=fakes)
+        # tomorrow at noon in Shanghai: inside every channel's hours, whenever this runs
+        noon = (datetime.now(UTC) + timedelta(days=1)).replace(hour=4, minute=0, second=0)
+        stats = opened.run_sends(channels=fakes, now=noon)
         status = opened.campaign_status("CMP_DEMO_XSELL")
     planned = int(summary["contacts"])
     assert sum(status["counts"].values()) == planned
