@@ -113,7 +113,10 @@ class CampaignsMixin:
                 .where((outbox.c.campaign_id == campaign_id)
                        & outbox.c.status.in_(("skipped", "dead")))
                 .group_by(outbox.c.status, outbox.c.last_error)).all()  # fmt: skip
+        from lodestar.campaigns.delivery import delivery_counts
+
         return {"campaign": record.as_dict(), "counts": self.outbox.counts(campaign_id),
+                "delivery": delivery_counts(self.ops, campaign_id),
                 "reasons": [{"status": s, "reason": r, "count": int(n)}
                             for s, r, n in reasons]}  # fmt: skip
 

@@ -366,3 +366,22 @@ rights_coupons = Table(
     Index("ix_rights_coupons_customer_id", "customer_id"),
     Index("ix_rights_coupons_status_expires_at", "status", "expires_at"),
 )
+
+#: Delivery receipts and responses reported by the channels' gateways (webhooks), tied to the
+#: outbox by idempotency key or the gateway's message id. The same event reported twice is
+#: stored once.
+delivery_events = Table(
+    "delivery_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("idempotency_key", String(256)),
+    Column("provider_message_id", String(256)),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("event_key", String(64), nullable=False),
+    Index("ix_delivery_events_event_key", "event_key", unique=True),
+    Index("ix_delivery_events_idempotency_key", "idempotency_key"),
+)
