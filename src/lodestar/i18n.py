@@ -637,6 +637,18 @@ _EN: dict[str, str] = {
     "cli.serve.starting": "serving workspace {path} on http://{host}:{port} ({workers} "
     "worker(s)); API docs at /docs",
     # end of REST API
+    # voice robot (lodestar voice ...)
+    "voice.ok": "{path}: script {script} is valid: {nodes} nodes, {intents} intents",
+    "voice.path": "path: {nodes}",
+    "voice.turn": "  at {node}: {intent} (confidence {confidence:.2f}, {method})",
+    "voice.not_understood": "not understood",
+    "voice.end": "ended: {end} at {node}; goal: {goal}; {turns} answers; about {seconds:.0f} s",
+    "voice.case_pass": "PASS {case}",
+    "voice.case_fail": "FAIL {case} (line {line}): {problems}",
+    "voice.cases": "{passed} of {total} conversations passed",
+    "voice.task": "{customers} customers, {attempts} calls: connect rate {connect:.1%}, success "
+    "rate {success:.1%}, transfer rate {transfer:.1%}, average {seconds:.1f} s",
+    "voice.report": "report written to {path}",
 }
 
 _ZH: dict[str, str] = {
@@ -1222,6 +1234,18 @@ _ZH: dict[str, str] = {
     "cli.apikey.revoked_state": "已吊销",
     "cli.serve.starting": "正在服务工作区 {path}：http://{host}:{port}（{workers} 个工作进程）；API 文档见 /docs",
     # REST API 结束
+    # 智能外呼（lodestar voice ...）
+    "voice.ok": "{path}：话术 {script} 校验通过，共 {nodes} 个节点、{intents} 个意图",
+    "voice.path": "路径：{nodes}",
+    "voice.turn": "  在 {node}：{intent}（置信度 {confidence:.2f}，{method}）",
+    "voice.not_understood": "未识别",
+    "voice.end": "结束方式：{end}，结束节点 {node}；目标：{goal}；共 {turns} 轮应答；约 {seconds:.0f} 秒",
+    "voice.case_pass": "通过 {case}",
+    "voice.case_fail": "失败 {case}（第 {line} 行）：{problems}",
+    "voice.cases": "{total} 条对话中 {passed} 条通过",
+    "voice.task": "{customers} 位客户，{attempts} 次呼叫：接通率 {connect:.1%}，成功率 {success:.1%}，"
+    "转人工率 {transfer:.1%}，平均 {seconds:.1f} 秒",
+    "voice.report": "报告已写入 {path}",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": _EN, "zh-CN": _ZH}

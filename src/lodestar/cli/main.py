@@ -188,6 +188,7 @@ def register_commands() -> None:
         segment_commands,
         serve_commands,
         tag_commands,
+        voice_commands,
     )
 
 
