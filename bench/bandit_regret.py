@@ -1,7 +1,7 @@
 """Bandit regret: Thompson sampling with a minimum exploration share against a fixed equal
 split and epsilon-greedy, on simulated true conversion rates.
 
-    PYTHONPATH=src python -m bench.bandit_regret --rounds 20 --per-round 2000 --seeds 10
+    PYTHONPATH=src python -m bench.bandit_regret --rounds 20 --per-round 2000 --seeds 20
 
 Each scenario has 4-6 arms with known true rates; every policy sees the same customers per
 round and learns from the cumulative results of the rounds before. Regret is the expected
@@ -26,17 +26,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--per-round", type=int, default=2000)
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--floor", type=float, default=0.05)
     parser.add_argument("--epsilon", type=float, default=0.1)
     args = parser.parse_args()
-    print(f"{args.rounds} rounds x {args.per_round:,} customers, {args.seeds} seeds; Thompson "
-          f"floor {args.floor:.0%} per arm, epsilon-greedy epsilon {args.epsilon:.0%}; "
-          "mean (min-max) over seeds\n")
+    print(
+        f"{args.rounds} rounds x {args.per_round:,} customers, {args.seeds} seeds; Thompson "
+        f"floor {args.floor:.0%} per arm, epsilon-greedy epsilon {args.epsilon:.0%}; "
+        "mean (min-max) over seeds\n"
+    )
     for title, rates in SCENARIOS.items():
         print(f"### {title}\n")
-        print("| policy | cumulative regret (conversions) | traffic on the best arm | "
-              "best arm's share, last round |")
+        print(
+            "| policy | cumulative regret (conversions) | traffic on the best arm | "
+            "best arm's share, last round |"
+        )
         print("| --- | ---: | ---: | ---: |")
         # Thompson twice: with the floor asked for, and with the exploration epsilon-greedy
         # gives each losing arm (epsilon / arms), so the two are compared like for like
@@ -51,9 +55,11 @@ def main() -> None:
             regret = [r.regret for r in runs]
             best = [r.best_share for r in runs]
             last = [r.final_best_share for r in runs]
-            print(f"| {label} | {statistics.mean(regret):.1f} ({min(regret):.1f}-"
-                  f"{max(regret):.1f}) | {statistics.mean(best):.1%} | "
-                  f"{statistics.mean(last):.1%} |")
+            print(
+                f"| {label} | {statistics.mean(regret):.1f} ({min(regret):.1f}-"
+                f"{max(regret):.1f}) | {statistics.mean(best):.1%} | "
+                f"{statistics.mean(last):.1%} |"
+            )
         print()
 
 

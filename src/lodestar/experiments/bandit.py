@@ -59,7 +59,10 @@ def probability_best(
         if kind == "proportion":
             beat, _ = _beta_chance(a, b)
         else:
-            (ma, va), (mb, vb) = _normal_posterior(a, stats_by_arm), _normal_posterior(b, stats_by_arm)
+            (ma, va), (mb, vb) = (
+                _normal_posterior(a, stats_by_arm),
+                _normal_posterior(b, stats_by_arm),
+            )
             beat, _ = _normal_chance(mb - ma, math.sqrt(va + vb))
         return {names[0]: 1.0 - beat, names[1]: beat}
     samples = _posterior_draws(stats_by_arm, kind, draws, np.random.default_rng(seed))
@@ -169,20 +172,22 @@ class Bandit:
         for n, s in stats_by_arm.items():
             if n not in live:
                 reasons[n] = ("not active: no traffic", "未启用：不分配流量")
-                continue
-            seen = f"{s.mean:.4g} over {s.n:,}" if s.n else "no observations yet"
-            seen_zh = f"{s.n:,} 次观测均值 {s.mean:.4g}" if s.n else "尚无观测"
-            if shares[n] <= floor + 1e-12 and probabilities[n] < floor:
-                en = (f"Thompson sampling: {probabilities[n]:.1%} chance to be best ({seen}), "
-                      f"kept at the minimum exploration share {floor:.1%}")  # fmt: skip
-                zh = (f"汤普森采样：为最优的概率 {probabilities[n]:.1%}（{seen_zh}），"
-                      f"保留最低探索流量 {floor:.1%}")  # fmt: skip
             else:
-                en = (f"Thompson sampling: {probabilities[n]:.1%} chance to be best ({seen}) "
-                      f"-> {shares[n]:.1%} of traffic")  # fmt: skip
-                zh = f"汤普森采样：为最优的概率 {probabilities[n]:.1%}（{seen_zh}）→ 分配 {shares[n]:.1%} 流量"
-            reasons[n] = (en, zh)
+                reasons[n] = thompson_reason(s, probabilities[n], shares[n], floor)
         return Allocation(shares, probabilities, reasons)
+
+
+def thompson_reason(stats: MetricStats, p_best: float, share: float,
+                    floor: float) -> tuple[str, str]:  # fmt: skip
+    """Why an arm gets ``share`` under Thompson sampling, in English and zh-CN."""
+    seen = f"{stats.mean:.4g} over {stats.n:,}" if stats.n else "no observations yet"
+    seen_zh = f"{stats.n:,} 次观测均值 {stats.mean:.4g}" if stats.n else "尚无观测"
+    if share <= floor + 1e-12 and p_best < floor:
+        return (f"Thompson sampling: {p_best:.1%} chance to be best ({seen}), kept at the "
+                f"minimum exploration share {floor:.1%}",
+                f"汤普森采样：为最优的概率 {p_best:.1%}（{seen_zh}），保留最低探索流量 {floor:.1%}")  # fmt: skip
+    return (f"Thompson sampling: {p_best:.1%} chance to be best ({seen}) -> {share:.1%} of "
+            "traffic", f"汤普森采样：为最优的概率 {p_best:.1%}（{seen_zh}）→ 分配 {share:.1%} 流量")  # fmt: skip
 
 
 def assign_round(ids: Sequence[str] | np.ndarray, key: str, shares: Mapping[str, float],

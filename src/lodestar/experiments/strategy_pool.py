@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from lodestar.errors import ConfigError, NotFound
-from lodestar.experiments.bandit import Bandit, Kind, probability_best
+from lodestar.experiments.bandit import Bandit, Kind, probability_best, thompson_reason
 from lodestar.experiments.statistics import MetricStats, _beta_chance
 
 Policy = Literal["thompson", "champion"]
@@ -292,7 +292,11 @@ class StrategyPool:
             for n in warm:
                 shares[n] = allocation.shares[n] * room
                 note = notes.get(n)
-                en, zh = allocation.reasons[n]
+                en, zh = thompson_reason(stats[n], allocation.probabilities[n], shares[n],
+                                         rules.floor)  # fmt: skip
+                if warming:
+                    en += f" (new strategies hold {1 - room:.0%} while they warm up)"
+                    zh += f"（新策略预热中，占用 {1 - room:.0%}）"
                 extra = {"p_best": allocation.probabilities[n], "floor": rules.floor}
                 if note is None or note[0] != Rule.ENTRY:
                     notes[n] = (Rule.THOMPSON, en, zh, extra)
@@ -388,8 +392,9 @@ class StrategyPool:
 def _chance_to_beat(champion: MetricStats, challenger: MetricStats, kind: Kind) -> float:
     if kind == "proportion":
         return _beta_chance(champion, challenger)[0]
-    return probability_best({"champion": champion, "challenger": challenger},
-                            kind="mean")["challenger"]
+    return probability_best({"champion": champion, "challenger": challenger}, kind="mean")[
+        "challenger"
+    ]
 
 
 def _rebalance_reason(name: str, rule: Rule) -> tuple[str, str]:
