@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lodestar.errors import ConfigError, NotFound
 from lodestar.experiments.bandit import probability_best
@@ -157,3 +159,38 @@ def test_rules_are_checked() -> None:
         PoolRules(steps=(0.3, 0.1))
     with pytest.raises(ConfigError, match="threshold"):
         PoolRules(threshold=0.4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["thompson", "champion"]),
+       st.lists(st.lists(st.tuples(st.integers(0, 400), st.floats(0.0, 0.2)), min_size=2,
+                         max_size=5), min_size=1, max_size=6),
+       st.lists(st.integers(0, 4), max_size=2))  # fmt: skip
+def test_every_round_splits_all_traffic_among_active_strategies(
+    policy: str, rounds: list[list[tuple[int, float]]], paused: list[int]
+) -> None:
+    rules = PoolRules(policy=policy, min_n=300, warmup=100, draws=500)  # type: ignore[arg-type]
+    pool = StrategyPool("k", rules)
+    totals: dict[str, list[int]] = {}
+    for r, arms in enumerate(rounds):
+        stats = {}
+        for i, (more, rate) in enumerate(arms):  # cumulative: counts never go down
+            n, s = totals.get(f"s{i}", [0, 0])
+            totals[f"s{i}"] = [n + more, s + int(more * rate)]
+            stats[f"s{i}"] = P(*totals[f"s{i}"])
+        pool, changes = pool.iterate(stats)
+        if r == 1:
+            for i in paused:
+                name = f"s{i}"
+                if name in pool.strategies and pool.strategies[name].role != "champion":
+                    pool, changes = pool.pause(name, by="li.wei")
+        assert sum(pool.shares.values()) == pytest.approx(1.0)
+        for s in pool.strategies.values():
+            if s.status != "active":
+                assert s.share == 0.0
+            elif policy == "thompson":
+                assert s.share >= min(rules.floor, 1 / len(pool._active())) - 1e-9
+        assert all(c.reason_en and c.reason_zh for c in changes)
+        assert sum(s.role == "champion" for s in pool.strategies.values()) == (
+            1 if policy == "champion" else 0
+        )

@@ -217,7 +217,8 @@ class StrategyPool:
                 entered.append(name)
         if rules.policy == "champion":
             if not any(s.role == Role.CHAMPION for s in strategies.values()):
-                first = champion or next(iter(stats_by_arm), None)
+                first = champion or next((n for n in stats_by_arm
+                                          if strategies[n].status == Status.ACTIVE), None)  # fmt: skip
                 if first is None or first not in strategies:
                     raise NotFound(f"champion '{first}' is not an arm of '{self.key}'")
                 strategies[first] = replace(strategies[first], role=Role.CHAMPION)
