@@ -108,3 +108,85 @@ def size(
                               alpha=alpha), markup=False)  # fmt: skip
         else:
             raise typer.BadParameter("give --lift (for a size) or --n (for the MDE)")
+
+
+@experiment_app.command("iterate")
+def iterate(
+    key: Annotated[
+        str, typer.Argument(help="The experiment's key (its folder under experiments/).")
+    ],
+    stats: Annotated[str, typer.Option(help="CSV: arm, n, conversions[, revenue, revenue_sq].")],
+    policy: Annotated[str | None, typer.Option(help="thompson or champion (first round).")] = None,
+    metric: Annotated[str | None, typer.Option(help="conversion or revenue (per contact).")] = None,
+    champion: Annotated[
+        str | None, typer.Option(help="First champion (default: first arm).")
+    ] = None,
+    floor: Annotated[float | None, typer.Option(help="Minimum share per active arm.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Chance to beat to promote.")] = None,
+    min_n: Annotated[int | None, typer.Option(help="Observations before rules act.")] = None,
+    pause: Annotated[list[str] | None, typer.Option(help="Pause a strategy (repeat).")] = None,
+    resume: Annotated[list[str] | None, typer.Option(help="Resume a strategy (repeat).")] = None,
+    by: Annotated[str, typer.Option(help="Who pauses or resumes.")] = "",
+    why: Annotated[str, typer.Option(help="Why (for the log).")] = "",
+    json_: Annotated[bool, typer.Option("--json", help="The changes as JSON lines.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """One round of automatic iteration: strategies enter and leave by the rules, traffic is
+    re-split (Thompson sampling or champion / challenger), every change is logged with its
+    reason in experiments/KEY/changes.jsonl."""
+    from lodestar.experiments.iteration import run_round
+
+    kind = {"conversion": "proportion", "revenue": "mean", None: None}.get(metric, metric)
+    with open_workspace(workspace) as ws:
+        loc = locale(ws)
+        with handled():
+            result = run_round(ws.root, key, stats, champion=champion, pause=pause or (),
+                               resume=resume or (), by=by, why=why, policy=policy, kind=kind,
+                               floor=floor, threshold=threshold, min_n=min_n)  # fmt: skip
+    if json_:
+        for c in result.changes:
+            typer.echo(json.dumps(c.as_dict(), ensure_ascii=False, default=float))
+        return
+    out = console()
+    out.print(t("exp.iter.round", loc, experiment=key, round=result.pool.round,
+                changes=len(result.changes)), markup=False)  # fmt: skip
+    _print_changes(result.changes, loc, with_round=False)
+    out.print(t("exp.iter.shares", loc, shares=", ".join(
+        f"{n} {s.share:.1%}" + (f" ({t('exp.role.' + s.role, loc)})" if s.role != "arm" else "")
+        for n, s in result.pool.strategies.items())), markup=False)  # fmt: skip
+    out.print(t("exp.iter.logged", loc, path=result.log_path), markup=False)
+
+
+@experiment_app.command("log")
+def log(
+    key: Annotated[str, typer.Argument(help="The experiment's key.")],
+    json_: Annotated[bool, typer.Option("--json", help="The log as JSON lines.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Every logged change of an experiment's strategy pool, oldest first, with its reason."""
+    from lodestar.experiments.change_log import ChangeLog
+
+    with open_workspace(workspace) as ws:
+        loc = locale(ws)
+        with handled():
+            history = ChangeLog(ws.root, key)
+            changes = history.read()
+    if json_:
+        for c in changes:
+            typer.echo(json.dumps(c.as_dict(), ensure_ascii=False, default=float))
+        return
+    if not changes:
+        console().print(t("exp.log.empty", loc, experiment=key, path=history.path), markup=False)
+        return
+    _print_changes(changes, loc, with_round=True)
+
+
+def _print_changes(changes: Any, loc: str, *, with_round: bool) -> None:
+    """One line per change and its reason under it: reasons are sentences, too long for a
+    table's column in a terminal."""
+    out = console()
+    for c in changes:
+        head = f"[{t('exp.col.round', loc)} {c.round}] " if with_round else ""
+        out.print(f"{head}{c.arm}: {c.before:.1%} -> {c.after:.1%}  ({c.rule}; {c.decided_by})",
+                  markup=False)  # fmt: skip
+        out.print(f"    {c.reason(loc)}", markup=False)
