@@ -23,7 +23,7 @@ def test_health_and_openapi_need_no_key(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     ids = {op["operationId"] for ops in spec["paths"].values() for op in ops.values()}
     assert ids == {"health", "decide", "rebuild_decision_snapshot", "list_plans", "get_plan",
-                   "explain_plan_customer"}  # fmt: skip
+                   "explain_plan_customer", "receive_webhook"}  # fmt: skip
     assert "ApiKey" in spec["components"]["securitySchemes"]
 
 
