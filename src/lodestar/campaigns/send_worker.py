@@ -6,8 +6,8 @@ Per row, in order:
 
 1. the customer's zone and addresses (:class:`Directory`); an unknown customer is dead-lettered;
 2. the contact policy now (:func:`~lodestar.decisioning.contact_policy.check`), with consent and
-   the do-not-contact list read from the operational store at that moment — a consent withdrawn
-   between the plan and the send stops the send (``skipped``, with the rule);
+   the do-not-contact list read from the operational store when the batch is claimed — a
+   consent withdrawn between the plan and the send stops the send (``skipped``, with the rule);
    inside the quiet hours the row is **held** to the window's end (not an attempt, never
    dropped);
 3. the frequency caps and the pressure rule, booked atomically in the contact ledger — once per
@@ -111,9 +111,14 @@ class SendWorker:
         stats.claimed = len(rows)
         if not rows:
             return stats
-        people = self.directory.contacts(sorted({r.customer_id for r in rows}))
+        ids = sorted({r.customer_id for r in rows})
+        people = self.directory.contacts(ids)
+        # consent and the do-not-contact list, read once for the batch just claimed: fresh
+        # to within the batch (a few hundred milliseconds), one round trip instead of two a row
+        given, blocked = self._live_rows(ids)
         for row in rows:
-            self._one(row, people.get(row.customer_id), now, stats)
+            self._one(row, people.get(row.customer_id), now, stats,
+                      given.get(row.customer_id, []), blocked.get(row.customer_id, []))  # fmt: skip
         return stats
 
     def run(self, *, stop: threading.Event | None = None, idle_sleep: float = 1.0,
@@ -130,14 +135,14 @@ class SendWorker:
         return total
 
     def _one(self, row: OutboxRow, person: dict[str, Any] | None, now: datetime | None,
-             stats: SendStats) -> None:  # fmt: skip
+             stats: SendStats, given: list[dict[str, Any]],
+             blocked: list[dict[str, Any]]) -> None:  # fmt: skip
         at = now or datetime.now(UTC)
         channel = self.channels.get(row.channel)
         if person is None or channel is None:
             why = "unknown_customer" if person is None else f"no_channel:{row.channel}"
             self._count(stats, "dead", why, self.outbox.dead(row, self.name, why))
             return
-        given, blocked = self._live_rows(row.customer_id)
         verdict = check(self.policy, person, row.channel, row.purpose, at, consents=given,
                         do_not_contact=blocked)  # fmt: skip
         if not verdict.allowed:
@@ -190,12 +195,17 @@ class SendWorker:
                 .order_by(contact_ledger.c.id.desc()).limit(1)).scalar_one_or_none()  # fmt: skip
         return None if found is None else int(found)
 
-    def _live_rows(self, customer_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _live_rows(self, customer_ids: list[str]) -> tuple[dict[str, list[dict[str, Any]]],
+                                                           dict[str, list[dict[str, Any]]]]:  # fmt: skip
+        """Consent and do-not-contact rows of ``customer_ids``, by customer."""
+        given: dict[str, list[dict[str, Any]]] = {}
+        blocked: dict[str, list[dict[str, Any]]] = {}
         with self.store.engine.connect() as conn:
-            given = conn.execute(sa.select(consents).where(consents.c.customer_id == customer_id))
-            blocked = conn.execute(sa.select(do_not_contact)
-                                   .where(do_not_contact.c.customer_id == customer_id))  # fmt: skip
-            return [dict(r) for r in given.mappings()], [dict(r) for r in blocked.mappings()]
+            for table, out in ((consents, given), (do_not_contact, blocked)):
+                rows = conn.execute(sa.select(table).where(table.c.customer_id.in_(customer_ids)))
+                for r in rows.mappings():
+                    out.setdefault(str(r["customer_id"]), []).append(dict(r))
+        return given, blocked
 
     def _pace(self, channel: str) -> None:
         interval = self._interval.get(channel)
