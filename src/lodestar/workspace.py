@@ -40,6 +40,7 @@ from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_campaigns import CampaignsMixin
 from lodestar.workspace_decisioning import DecisioningMixin
+from lodestar.workspace_experiments import ExperimentsMixin
 from lodestar.workspace_rights import RightsMixin
 from lodestar.workspace_security import SecurityMixin
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from lodestar.experiments.iteration import RoundResult
     from lodestar.modeling.assessment import Assessment
     from lodestar.modeling.credit_terms import CreditPolicy
     from lodestar.modeling.monitoring import MonitoringResult, Thresholds
@@ -86,7 +88,7 @@ def _actor() -> str:
         return "local:unknown"
 
 
-class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin):
+class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ExperimentsMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
     def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None,
@@ -342,6 +344,8 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin):
         stages.append("models")
         plan = self.demo_plan(progress=progress)
         stages.append("plan")
+        iteration = self.demo_iteration()
+        stages.append("iterate")
         overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
         sections = [
@@ -378,6 +382,7 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin):
             segments=seg_counts,
             models=models,
             plan=plan.summary if plan is not None else None,
+            iteration=iteration,
         )
 
     def _models_section(self, locale: str) -> Any:
@@ -1106,6 +1111,7 @@ class DemoOutcome:
     segments: dict[str, int] = field(default_factory=dict)  # saved segment -> customers
     models: ModelsOutcome | None = None
     plan: dict[str, Any] | None = None  # the demo campaign's plan summary
+    iteration: RoundResult | None = None  # one round of automatic strategy update
 
 
 @dataclass(frozen=True)

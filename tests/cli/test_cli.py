@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import lodestar.cli.campaign_commands
 import lodestar.cli.data_commands
 import lodestar.cli.demo_command
+import lodestar.cli.experiment_commands
 import lodestar.cli.plan_commands
 import lodestar.cli.profile_commands  # noqa: F401  (registers the commands)
 from lodestar.cli.main import app, state
@@ -118,6 +119,11 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
     report = (tmp_path / "ws" / "report.html").read_text("utf-8")
     assert len(report) > 1_000_000  # plotly.js inlined
     assert "Cumulative gains (held out)" in report  # the models section
+    # one round of automatic strategy update, its reasons printed and logged
+    assert "Automatic strategy update" in result.output and "Thompson sampling" in result.output
+    logged = run("--lang", "en", "experiment", "log", "--json", "-w", ws,
+                 next((tmp_path / "ws" / "experiments").iterdir()).name)  # fmt: skip
+    assert logged.exit_code == 0 and '"reason_zh"' in logged.output
     from lodestar.workspace import Workspace
 
     with Workspace.open(tmp_path / "ws") as opened:

@@ -91,4 +91,11 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
         from lodestar.cli.plan_commands import print_summary
 
         print_summary(outcome.plan, loc)
+    if outcome.iteration is not None:
+        it = outcome.iteration
+        out.print(t("cli.demo.iteration", loc, experiment=it.pool.key, round=it.pool.round,
+                    path=it.log_path), markup=False)  # fmt: skip
+        for change in it.changes:
+            out.print(f"  {change.arm}: {change.before:.1%} -> {change.after:.1%}  "
+                      f"{change.reason(loc)}", markup=False)  # fmt: skip
     out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))

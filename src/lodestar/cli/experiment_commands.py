@@ -134,13 +134,11 @@ def iterate(
     """One round of automatic iteration: strategies enter and leave by the rules, traffic is
     re-split (Thompson sampling or champion / challenger), every change is logged with its
     reason in experiments/KEY/changes.jsonl."""
-    from lodestar.experiments.iteration import run_round
-
     kind = {"conversion": "proportion", "revenue": "mean", None: None}.get(metric, metric)
     with open_workspace(workspace) as ws:
         loc = locale(ws)
         with handled():
-            result = run_round(ws.root, key, stats, champion=champion, pause=pause or (),
+            result = ws.iterate_strategies(key, stats, champion=champion, pause=pause or (),
                                resume=resume or (), by=by, why=why, policy=policy, kind=kind,
                                floor=floor, threshold=threshold, min_n=min_n)  # fmt: skip
     if json_:
@@ -164,19 +162,17 @@ def log(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Every logged change of an experiment's strategy pool, oldest first, with its reason."""
-    from lodestar.experiments.change_log import ChangeLog
-
     with open_workspace(workspace) as ws:
         loc = locale(ws)
         with handled():
-            history = ChangeLog(ws.root, key)
-            changes = history.read()
+            changes = ws.strategy_log(key)
     if json_:
         for c in changes:
             typer.echo(json.dumps(c.as_dict(), ensure_ascii=False, default=float))
         return
     if not changes:
-        console().print(t("exp.log.empty", loc, experiment=key, path=history.path), markup=False)
+        path = ws.root / "experiments" / key / "changes.jsonl"
+        console().print(t("exp.log.empty", loc, experiment=key, path=path), markup=False)
         return
     _print_changes(changes, loc, with_round=True)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -99,13 +99,18 @@ def load_rules(root: Path, key: str, **overrides: Any) -> PoolRules:
     return rules
 
 
-def run_round(root: Path, key: str, stats_file: str | Path, *, champion: str | None = None,
+def run_round(root: Path, key: str, stats_file: str | Path | Mapping[str, MetricStats], *,
+              champion: str | None = None,
               pause: Sequence[str] = (), resume: Sequence[str] = (), by: str = "",
               why: str = "", **rule_overrides: Any) -> RoundResult:  # fmt: skip
-    """Pauses and resumes first (decided by ``by``), then one round on ``stats_file``; every
-    change is appended to the log before this returns."""
+    """Pauses and resumes first (decided by ``by``), then one round on ``stats_file`` (a CSV
+    file, or the arms' statistics themselves); every change is appended to the log before this
+    returns."""
     rules = load_rules(root, key, **rule_overrides)
-    stats = read_arm_stats(stats_file, rules.kind)
+    if isinstance(stats_file, Mapping):
+        stats = dict(stats_file)
+    else:
+        stats = read_arm_stats(stats_file, rules.kind)
     log = ChangeLog(root, key)
     pool = StrategyPool.replay(key, rules, log.read())
     changes: list[Change] = []
