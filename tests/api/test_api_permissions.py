@@ -23,7 +23,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Permission]] = [
 
 def test_every_v1_route_is_in_the_matrix_test(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    # webhooks are authenticated by their signature, not a key (tests/api/test_webhooks.py)
+    # webhooks are authenticated by their signature, not a key (tests/api/test_api_webhooks.py)
     served = {(m.upper(), p) for p, ops in paths.items()
               if p.startswith("/v1") and not p.startswith("/v1/webhooks") for m in ops}  # fmt: skip
     assert served == {(m, p.replace("CMP_TEST-v1", "{plan_id}").replace("/C1", "/{customer_id}"))
