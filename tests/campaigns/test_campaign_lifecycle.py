@@ -11,7 +11,7 @@ import pytest
 
 from lodestar.campaigns.definition import CampaignDefinition
 from lodestar.campaigns.lifecycle import Actor, Campaigns, State
-from lodestar.errors import CampaignError, DefinitionError
+from lodestar.errors import CampaignError, DefinitionError, NotFound
 from lodestar.storage.operational import OperationalStore, sqlite_url
 
 TEXT = """\
@@ -130,7 +130,7 @@ def test_roles_and_rules(store: OperationalStore) -> None:
         campaigns.act("CMP_LOAN_JOURNEY", "reject", CHECKER)
     back = campaigns.act("CMP_LOAN_JOURNEY", "reject", CHECKER, comment="add a goal")
     assert back.state is State.DRAFT and back.submitted_by is None
-    with pytest.raises(CampaignError, match="no campaign"):
+    with pytest.raises(NotFound, match="no campaign"):
         campaigns.act("NOPE", "submit", MAKER)
 
 

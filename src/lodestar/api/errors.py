@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lodestar.errors import (
+    CampaignError,
     ConfigError,
     DatasetError,
     IngestError,
@@ -35,6 +36,7 @@ _log = logging.getLogger("lodestar.api")
 #: Lodestar error classes to HTTP statuses, most specific first.
 STATUS: tuple[tuple[type[LodestarError], int], ...] = (
     (NotFound, 404),
+    (CampaignError, 409),  # not allowed in the campaign's state, or by maker-checker
     (ValidationFailed, 422),
     (ConfigError, 400),
     (IngestError, 400),

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from lodestar.campaigns.definition import CampaignDefinition
-from lodestar.errors import CampaignError, ConfigError
+from lodestar.errors import CampaignError, ConfigError, NotFound
 from lodestar.storage.operational import OperationalStore
 from lodestar.storage.operational_tables import campaign_events, campaign_versions, campaigns
 
@@ -153,8 +153,8 @@ class Campaigns:
         with self._locked(campaign_id) as conn:
             row = self._row(conn, campaign_id)
             if row is None:
-                raise CampaignError(f"no campaign '{campaign_id}'",
-                                    hint="lodestar campaign save FILE creates it")  # fmt: skip
+                raise NotFound(f"no campaign '{campaign_id}'",
+                               hint="lodestar campaign save FILE creates it")  # fmt: skip
             state, version = State(row["state"]), int(row["version"])
             if state not in sources:
                 raise CampaignError(
@@ -200,7 +200,7 @@ class Campaigns:
         with self.store.engine.connect() as conn:
             row = self._row(conn, campaign_id)
         if row is None:
-            raise CampaignError(f"no campaign '{campaign_id}'")
+            raise NotFound(f"no campaign '{campaign_id}'")
         return self._record(row)
 
     def all(self) -> list[CampaignRecord]:

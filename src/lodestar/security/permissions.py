@@ -36,6 +36,9 @@ class Permission(StrEnum):
     DECIDE = "decisions:decide"
     SNAPSHOT_REBUILD = "decisions:snapshot"
     PLANS_READ = "plans:read"
+    CAMPAIGNS_READ = "campaigns:read"
+    CAMPAIGNS_WRITE = "campaigns:write"
+    CAMPAIGNS_ACT = "campaigns:act"
 
 
 _PEOPLE_WHO_ANALYSE = frozenset(
@@ -51,6 +54,13 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.SNAPSHOT_REBUILD: frozenset({Role.MARKETER, Role.ADMIN}),
     # plans name customers and their offers: analysts and up, not viewers (dashboards only)
     Permission.PLANS_READ: _PEOPLE_WHO_ANALYSE,
+    # campaigns: everyone who works on them reads them; marketers write them; the lifecycle
+    # actions are open to the roles that take any (which action each role may take, and the
+    # maker-checker rule, are the lifecycle's: lodestar.campaigns.lifecycle.TRANSITIONS)
+    Permission.CAMPAIGNS_READ: _PEOPLE_WHO_ANALYSE,
+    Permission.CAMPAIGNS_WRITE: frozenset({Role.MARKETER, Role.ADMIN}),
+    Permission.CAMPAIGNS_ACT: frozenset({Role.MARKETER, Role.APPROVER, Role.COMPLIANCE,
+                                         Role.ADMIN}),
 }
 
 
