@@ -16,14 +16,13 @@
   it resumes.
 - Every action is a row in ``campaign_events`` and an entry in the audit trail, in the same
   transaction as the state change, so the history and the state cannot disagree; the state row
-  is locked (``FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) so two approvers or
+  is locked (:meth:`OperationalStore.locked`: an advisory lock per campaign on PostgreSQL,
+  ``BEGIN IMMEDIATE`` on SQLite — creating one included) so two approvers or
   an approval racing an edit serialise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -111,7 +110,7 @@ class Campaigns:
         body, digest = definition.canonical(), definition.digest()
         now = datetime.now(UTC)
         cid = definition.campaign
-        with self._locked(cid) as conn:
+        with self.store.locked(f"campaign:{cid}") as conn:
             row = self._row(conn, cid)
             if row is None:
                 conn.execute(sa.insert(campaigns).values(
@@ -150,7 +149,7 @@ class Campaigns:
                               hint="the actions are " + ", ".join(TRANSITIONS))  # fmt: skip
         sources, target, roles = TRANSITIONS[action]
         now = datetime.now(UTC)
-        with self._locked(campaign_id) as conn:
+        with self.store.locked(f"campaign:{campaign_id}") as conn:
             row = self._row(conn, campaign_id)
             if row is None:
                 raise NotFound(f"no campaign '{campaign_id}'",
@@ -234,24 +233,6 @@ class Campaigns:
             return [dict(r) for r in rows]
 
     # -- internals ----------------------------------------------------------------------------
-    @contextmanager
-    def _locked(self, campaign_id: str) -> Iterator[Connection]:
-        engine = self.store.engine
-        if engine.dialect.name == "sqlite":
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
-                conn.exec_driver_sql("COMMIT")
-            return
-        with engine.begin() as conn:
-            conn.execute(sa.select(campaigns.c.campaign_id)
-                         .where(campaigns.c.campaign_id == campaign_id).with_for_update())  # fmt: skip
-            yield conn
-
     @staticmethod
     def _row(conn: Connection, campaign_id: str) -> Any:
         return conn.execute(sa.select(campaigns).where(campaigns.c.campaign_id == campaign_id)

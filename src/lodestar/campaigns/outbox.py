@@ -22,14 +22,12 @@ contact policy refused it at send time: consent withdrawn, do-not-contact, caps.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from lodestar.storage.operational import OperationalStore
 from lodestar.storage.operational_tables import outbox
@@ -105,7 +103,7 @@ class Outbox:
         )
         pick = (sa.select(outbox.c.id).where(due)
                 .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit))  # fmt: skip
-        with self._writer() as conn:
+        with self.store.locked() as conn:
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
             ids = [r[0] for r in conn.execute(pick)]
@@ -170,22 +168,6 @@ class Outbox:
                 (outbox.c.id == row.id) & (outbox.c.status == CLAIMED)
                 & (outbox.c.claimed_by == worker)).values(**values))  # fmt: skip
         return bool(done.rowcount)
-
-    @contextmanager
-    def _writer(self) -> Iterator[Connection]:
-        engine = self.store.engine
-        if engine.dialect.name == "sqlite":
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
-                conn.exec_driver_sql("COMMIT")
-            return
-        with engine.begin() as conn:
-            yield conn
 
 
 def _row(r: Any) -> OutboxRow:

@@ -2,14 +2,9 @@
 
 :meth:`ContactLedger.try_reserve` reads the customer's reservations, checks the frequency caps
 and the pressure rule (with the same code as :func:`~lodestar.decisioning.contact_policy.check`)
-and inserts the reservation, all while holding a per-customer lock, so concurrent callers —
-threads or processes — never reserve more than a cap allows:
-
-* **SQLite**: ``BEGIN IMMEDIATE`` takes the database's write lock before the read (other writers
-  wait up to the store's busy timeout);
-* **PostgreSQL**: ``pg_advisory_xact_lock(hashtext(customer_id))`` serialises callers for one
-  customer only, released at commit; under READ COMMITTED the count after the lock sees every
-  reservation committed before it.
+and inserts the reservation, all in :meth:`OperationalStore.locked` for the customer (SQLite:
+one writer at a time; PostgreSQL: an advisory lock on ``contact:<customer_id>``), so concurrent
+callers — threads or processes — never reserve more than a cap allows.
 
 A reservation's ``ts`` is the send time after any quiet-hours hold, and ``local_day`` its date in
 the customer's zone. Consent, do-not-contact and cool-off are not checked here: call
@@ -22,15 +17,11 @@ the customer's zone. Consent, do-not-contact and cool-off are not checked here: 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from lodestar.decisioning.contact_policy import Rows, Verdict, customer_rows, history_contacts
 from lodestar.decisioning.contact_windows import (
@@ -60,41 +51,6 @@ class ContactLedger:
     def __init__(self, store: OperationalStore) -> None:
         self.store = store
 
-    @contextmanager
-    def _locked(self, customer_id: str) -> Iterator[Connection]:
-        """A transaction holding the lock that serialises reservations for ``customer_id``."""
-        engine = self.store.engine
-        if engine.dialect.name == "sqlite":
-            # pysqlite would begin a deferred transaction lazily; take the write lock up front.
-            # Threads of this process queue on a Python lock first: SQLite's busy handler
-            # polls with sleeps of 1 ms growing to 100 ms, far longer than a reservation holds
-            # the lock, so contention inside one server process would show up as tail latency.
-            # Other processes still wait in BEGIN IMMEDIATE.
-            with _writer_lock(self.store.url), engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            ) as conn:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
-                conn.exec_driver_sql("COMMIT")
-            return
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:customer_id))"),
-                    {"customer_id": customer_id},
-                )
-            else:  # other databases: a row lock on the customer's reservations
-                conn.execute(
-                    sa.select(contact_ledger.c.id)
-                    .where(contact_ledger.c.customer_id == customer_id)
-                    .with_for_update()
-                )
-            yield conn
-
     def try_reserve(
         self,
         policy: ContactPolicy,
@@ -122,7 +78,7 @@ class ContactLedger:
         if policy.pressure is not None:
             since = min(since, send_at - timedelta(days=policy.pressure.window_days))
         past = history_contacts(customer_rows(history, customer_id))
-        with self._locked(customer_id) as conn:
+        with self.store.locked(f"contact:{customer_id}") as conn:
             booked = conn.execute(_BOOKED, {"customer_id": customer_id,
                                             "since": _db_time(since)}).all()  # fmt: skip
             contacts = past + [Contact(to_utc(ts) or since, str(c), str(p)) for ts, c, p in booked]
@@ -167,16 +123,6 @@ class ContactLedger:
         frame = pd.DataFrame(rows, columns=[c.name for c in contact_ledger.columns])
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
         return frame.rename(columns={"ts": "contacted_at"})
-
-
-_WRITER_LOCKS: dict[str, threading.Lock] = {}
-_WRITER_LOCKS_GUARD = threading.Lock()
-
-
-def _writer_lock(url: str) -> threading.Lock:
-    """One lock per SQLite database in this process."""
-    with _WRITER_LOCKS_GUARD:
-        return _WRITER_LOCKS.setdefault(url, threading.Lock())
 
 
 def _db_time(value: datetime) -> datetime:

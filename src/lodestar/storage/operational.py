@@ -8,6 +8,7 @@ put an ingestion's rows, its run record and its audit entry in one transaction.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -75,6 +76,44 @@ class OperationalStore:
                 return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
             except sa.exc.DatabaseError:
                 return None
+
+    @contextmanager
+    def locked(self, *keys: str) -> Iterator[Connection]:
+        """A transaction that writers serialise on, per key: what every counter with a limit
+        needs (contact caps, budgets, a campaign's state, claiming outbox rows) so that a
+        check and the write after it happen as one.
+
+        * **SQLite**: ``BEGIN IMMEDIATE`` takes the database's write lock before any read, so
+          one writer at a time (``keys`` change nothing). Threads of this process queue on a
+          Python lock first: SQLite's busy handler polls with sleeps of 1 ms growing to
+          100 ms, far longer than these transactions hold the lock, so contention inside one
+          server process would otherwise show up as tail latency. Other processes wait in
+          ``BEGIN IMMEDIATE``.
+        * **PostgreSQL**: ``pg_advisory_xact_lock(hashtext(key))`` for each key, in sorted
+          order (two callers never wait on each other in opposite orders), released at commit;
+          under READ COMMITTED every read after the lock sees what was committed before it.
+          Without keys it is a plain transaction (for ``FOR UPDATE SKIP LOCKED`` claims).
+        """
+        if self.dialect == "sqlite":
+            with _writer_lock(self.url), self.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as conn:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("COMMIT")
+            return
+        if self.dialect != "postgresql":
+            raise StorageError(f"locked transactions need SQLite or PostgreSQL, not "
+                               f"{self.dialect}")  # fmt: skip
+        with self.engine.begin() as conn:
+            for key in sorted(set(keys)):
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                             {"key": key})  # fmt: skip
+            yield conn
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -177,6 +216,16 @@ class OperationalStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(url: str) -> threading.Lock:
+    """One lock per SQLite database in this process."""
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(url, threading.Lock())
 
 
 def _sqlite_values(col: pa.Array) -> list[Any]:

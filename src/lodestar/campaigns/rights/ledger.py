@@ -34,11 +34,9 @@ key (unique in the database); a repeat returns the first result and writes nothi
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -160,31 +158,6 @@ class RightsLedger:
         self.clock = clock or (lambda: datetime.now(UTC))
 
     # -- locking and entries ----------------------------------------------------------------
-    @contextmanager
-    def _locked(self, *keys: str) -> Iterator[Connection]:
-        """A transaction holding the locks of ``keys`` (sorted, so two callers never wait on
-        each other in opposite orders)."""
-        engine = self.store.engine
-        if engine.dialect.name == "sqlite":
-            # BEGIN IMMEDIATE takes the database's write lock before any read. Threads of this
-            # process queue on a Python lock first, since SQLite's busy handler polls with
-            # sleeps far longer than an issue holds the lock.
-            with _writer_lock(self.store.url), engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            ) as conn:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
-                conn.exec_driver_sql("COMMIT")
-            return
-        with engine.begin() as conn:
-            for key in sorted(set(keys)):
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
-            yield conn
-
     def _post(self, conn: Connection, kind: EntryKind, key: str, reference: str, actor: str,
               postings: list[Posting], *, effective_at: datetime | None = None,
               reverses: int | None = None, note: str | None = None) -> Entry:  # fmt: skip
@@ -248,7 +221,7 @@ class RightsLedger:
     def fund(self, right: Right, *, actor: str = "system") -> Decimal:
         """Bring the right's budget account to the catalogue's budget now (issuing does it
         too); returns the budget left."""
-        with self._locked(budget_lock(right.id)) as conn:
+        with self.store.locked(budget_lock(right.id)) as conn:
             self._fund(conn, right, actor)
             return self._balance(conn, budget_account(right.id), Unit.CNY)
 
@@ -378,7 +351,7 @@ class RightsLedger:
                 due[str(right_id)].append(str(coupon_id))
         entries: list[Entry] = []
         for right_id, coupon_ids in due.items():
-            with self._locked(budget_lock(right_id)) as conn:
+            with self.store.locked(budget_lock(right_id)) as conn:
                 for coupon_id in coupon_ids:
                     c = _load_coupon(conn, coupon_id)
                     if c.status != "issued" or c.expires_at > as_of:
@@ -485,10 +458,10 @@ class RightsLedger:
         """``run`` under the locks; a concurrent insert of the same key (from a caller holding
         other locks) loses on the unique index and is answered by a replay."""
         try:
-            with self._locked(*locks) as conn:
+            with self.store.locked(*locks) as conn:
                 return run(conn)
         except sa.exc.IntegrityError:
-            with self._locked(*locks) as conn:
+            with self.store.locked(*locks) as conn:
                 return run(conn)
 
     # -- reading ------------------------------------------------------------------------------
@@ -595,15 +568,6 @@ def _coupon_for(conn: Connection, entry: Entry) -> Coupon | None:
 def _close_coupon(conn: Connection, coupon_id: str, status: str, entry_id: int | None) -> None:
     conn.execute(sa.update(rights_coupons).where(rights_coupons.c.coupon_id == coupon_id)
                  .values(status=status, closed_entry_id=entry_id))  # fmt: skip
-
-
-_WRITER_LOCKS: dict[str, threading.Lock] = {}
-_WRITER_LOCKS_GUARD = threading.Lock()
-
-
-def _writer_lock(url: str) -> threading.Lock:
-    with _WRITER_LOCKS_GUARD:
-        return _WRITER_LOCKS.setdefault(url, threading.Lock())
 
 
 def _db(value: datetime) -> datetime:
