@@ -99,6 +99,44 @@ def load_located(path: str | Path) -> LocatedDocument:
     return load_located_text(text, str(p))
 
 
+
+def pydantic_problems(exc: Any, *, docs: str = "the documentation") -> list[tuple[PathKey, str]]:
+    """A pydantic ``ValidationError`` as (field path, message in the house's words), one per
+    problem: "unknown field", "is required", custom validators' text without pydantic's prefix.
+
+    A union (e.g. ``all | same | a list of channels``) reports every branch that failed; only
+    the branch that matches the kind of value written is kept (for a list: its items' errors),
+    and pydantic's branch names are left out of the path.
+    """
+    errors = []
+    for error in exc.errors():
+        branch = next((p for p in error["loc"] if _union_tag(p)), None)
+        path = tuple(p for p in error["loc"]
+                     if isinstance(p, str | int) and p != "[key]" and not _union_tag(p))  # fmt: skip
+        errors.append((path, branch, error))
+    out: list[tuple[PathKey, str]] = []
+    for path, branch, error in errors:
+        if branch is not None and any(
+            b is not None and b != branch and len(p) > len(path) and p[: len(path)] == path
+            for p, b, _ in errors
+        ):
+            continue
+        kind = error.get("type", "")
+        if kind == "extra_forbidden":
+            message = f"unknown field (check its spelling against {docs})"
+        elif kind == "missing":
+            message = "is required"
+        else:
+            message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+        out.append((path, message))
+    return out
+
+
+def _union_tag(part: object) -> bool:
+    # pydantic names a union's branch in the location ("literal['all','same']", "tuple[...]")
+    return isinstance(part, str) and "[" in part and part != "[key]"
+
+
 def validate_located(model: Any, doc: LocatedDocument, *, what: str) -> Any:
     """``doc.data`` validated into the pydantic ``model``; every problem is reported at once as
     ``file:line: field 'x.y': message`` (:class:`~lodestar.errors.DefinitionError`).
@@ -113,22 +151,6 @@ def validate_located(model: Any, doc: LocatedDocument, *, what: str) -> Any:
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            path = tuple(p for p in error["loc"] if isinstance(p, str | int))
-            message = _plain(error)
-            name = field_name(path) or "(document)"
-            problems.append(f"{doc.where(*path)}: field '{name}': {message}")
+        problems = [f"{doc.where(*path)}: field '{field_name(path) or '(document)'}': {message}"
+                    for path, message in pydantic_problems(exc)]  # fmt: skip
         raise DefinitionError(problems, what=what) from None
-
-
-def _plain(error: Any) -> str:
-    """A pydantic error message in the house's words (what is wrong and how to fix it)."""
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown field (check its spelling against the documentation)"
-    if kind == "missing":
-        return "is required"
-    message = str(error.get("msg", "is not valid"))
-    # pydantic prefixes messages of custom validators with "Value error, "
-    return message.removeprefix("Value error, ")

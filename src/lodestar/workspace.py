@@ -18,7 +18,6 @@ A workspace is a folder::
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
 import time
@@ -36,6 +35,7 @@ from lodestar.data.schema import AUXILIARY, ENTITIES, any_entity, entity
 from lodestar.data.validation import ValidationReport
 from lodestar.errors import ConfigError, IngestError, WorkspaceError
 from lodestar.i18n import DEFAULT_LOCALE
+from lodestar.security.actors import local_actor
 from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_campaigns import CampaignsMixin
@@ -81,11 +81,7 @@ def default_workspace_path() -> Path:
     return Path(os.environ.get("LODESTAR_WORKSPACE") or DEFAULT_WORKSPACE)
 
 
-def _actor() -> str:
-    try:
-        return f"local:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "local:unknown"
+_actor = local_actor
 
 
 class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ExperimentsMixin):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lodestar.errors import ConfigError
+from lodestar.security.actors import local_actor as _actor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -273,12 +274,3 @@ class DecisioningMixin:
         from lodestar.decisioning.plan_store import explain
 
         return explain(self.saved_plan(plan_id), customer_id)
-
-
-def _actor() -> str:
-    import getpass
-
-    try:
-        return f"local:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "local:unknown"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lodestar.errors import ConfigError
+from lodestar.security.actors import local_actor as _actor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,7 +174,3 @@ class RightsMixin:
         return member_levels(self.rights_ledger(), rules.levels, as_of or datetime.now(UTC))
 
 
-def _actor() -> str:
-    from lodestar.workspace_decisioning import _actor as actor
-
-    return actor()

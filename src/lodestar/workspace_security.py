@@ -17,8 +17,8 @@ class SecurityMixin:
                        actor: str | None = None) -> tuple[ApiKey, str]:  # fmt: skip
         """A new API key; returns its record and the full key, which is not stored anywhere
         and cannot be shown again."""
+        from lodestar.security.actors import local_actor as _actor
         from lodestar.security.api_keys import create_key
-        from lodestar.workspace_decisioning import _actor
 
         return create_key(self.ops, name, role, actor=actor or _actor())
 
@@ -28,8 +28,8 @@ class SecurityMixin:
         return list_keys(self.ops, include_revoked=include_revoked)
 
     def revoke_api_key(self, key_id: int, *, actor: str | None = None) -> ApiKey:
+        from lodestar.security.actors import local_actor as _actor
         from lodestar.security.api_keys import revoke_key
-        from lodestar.workspace_decisioning import _actor
 
         return revoke_key(self.ops, key_id, actor=actor or _actor())
 

@@ -31,7 +31,13 @@ from pydantic import BaseModel, Field, ValidationError
 
 from lodestar.channels.channel import Channel
 from lodestar.errors import ChannelError, DefinitionError
-from lodestar.located_yaml import LocatedDocument, field_name, load_located, load_located_text
+from lodestar.located_yaml import (
+    LocatedDocument,
+    field_name,
+    load_located,
+    load_located_text,
+    pydantic_problems,
+)
 
 Kind = Literal["smtp", "http", "inbox"]
 
@@ -115,13 +121,7 @@ def parse_channel_settings(doc: LocatedDocument) -> dict[str, BaseModel]:
         try:
             out[str(name)] = _MODELS[kind].model_validate({**clean, "kind": kind})
         except ValidationError as exc:
-            for error in exc.errors():
-                loc = tuple(p for p in error["loc"] if isinstance(p, str | int))
-                message = {
-                    "extra_forbidden": "unknown field (check its spelling against "
-                    "docs/channels.md)",
-                    "missing": "is required",
-                }.get(error["type"], str(error["msg"]).removeprefix("Value error, "))
+            for loc, message in pydantic_problems(exc, docs="docs/channels.md"):
                 problem((*base, *loc), message)
     if problems:
         raise DefinitionError(problems, what="channel settings")

@@ -35,8 +35,8 @@ KeyOption = Annotated[str | None, typer.Option("--key", help="Your API key (defa
 def _actor(ws: Any, key: str | None) -> Actor:
     from lodestar.campaigns.lifecycle import Actor
     from lodestar.errors import ConfigError
+    from lodestar.security.actors import local_actor as local_user
     from lodestar.security.api_keys import authenticate
-    from lodestar.workspace_decisioning import _actor as local_user
 
     token = key or os.environ.get("LODESTAR_API_KEY")
     if not token:

@@ -97,7 +97,7 @@ def dnc_add(
 ) -> None:
     """Put a customer on the do-not-contact list (audited)."""
     from lodestar.decisioning.policy_store import add_do_not_contact
-    from lodestar.workspace_decisioning import _actor
+    from lodestar.security.actors import local_actor as _actor
 
     with open_workspace(workspace) as ws:
         loc = locale(ws)

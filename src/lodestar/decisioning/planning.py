@@ -325,6 +325,3 @@ def _credit(ws: Any, ids: np.ndarray, profile: pd.DataFrame,
     ok = np.nan_to_num(limit, nan=0.0) > 0
     return CreditOffer(ok=ok, limit=limit, rate=rate, band=band)
 
-
-def uses_models(catalogue: OfferCatalogue) -> bool:
-    return any(o.effect.source is not EffectSource.RATE for o in catalogue.offers)

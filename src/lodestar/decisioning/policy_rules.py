@@ -47,7 +47,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lodestar.errors import DefinitionError
-from lodestar.located_yaml import LocatedDocument, field_name, load_located, load_located_text
+from lodestar.located_yaml import (
+    LocatedDocument,
+    field_name,
+    load_located,
+    load_located_text,
+    pydantic_problems,
+)
 
 
 class Channel(StrEnum):
@@ -296,37 +302,6 @@ def customer_zone(name: object, default: str) -> ZoneInfo:
     return fallback
 
 
-def _problems(exc: ValidationError, doc: LocatedDocument | None, source: str) -> list[str]:
-    errors = []
-    for error in exc.errors():
-        branch = next((p for p in error["loc"] if _union_tag(p)), None)
-        path = tuple(p for p in error["loc"] if p != "[key]" and not _union_tag(p))
-        errors.append((path, branch, error))
-    out = []
-    for path, branch, error in errors:
-        # A union (all | same | a list of channels) reports every branch that failed; keep the
-        # branch that matches the kind of value written (a list: its items' errors).
-        if branch is not None and any(
-            b is not None and b != branch and len(p) > len(path) and p[: len(path)] == path
-            for p, b, _ in errors
-        ):
-            continue
-        where = doc.where(*path) if doc else source
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif error["type"] == "missing":
-            message = "is required"
-        label = field_name(path) or "(document)"
-        out.append(f"{where}: field '{label}': {message}")
-    return out
-
-
-def _union_tag(part: str | int) -> bool:
-    # pydantic names the branch of a union in the location ("literal['all','same']", "tuple[...]")
-    return isinstance(part, str) and "[" in part
-
-
 def parse_policy(
     data: Any, *, source: str = "<policy>", doc: LocatedDocument | None = None
 ) -> ContactPolicy:
@@ -341,9 +316,10 @@ def parse_policy(
     try:
         policy = ContactPolicy.model_validate(data)
     except ValidationError as exc:
-        raise DefinitionError(
-            _problems(exc, doc, source), what=f"contact policy {source}"
-        ) from None
+        problems = [f"{doc.where(*path) if doc else source}: field "
+                    f"'{field_name(path) or '(document)'}': {message}"
+                    for path, message in pydantic_problems(exc)]  # fmt: skip
+        raise DefinitionError(problems, what=f"contact policy {source}") from None
     return policy.model_copy(update={"source": source})
 
 
