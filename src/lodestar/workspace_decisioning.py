@@ -7,9 +7,7 @@ callers see one object.
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,20 +48,11 @@ class DecisioningMixin:
 
     def init_offers(self, *, overwrite: bool = False, actor: str | None = None) -> list[Path]:
         """Copy the example offer catalogue and campaign plan into the workspace."""
-        written = []
-        examples = resources.files("lodestar.decisioning") / "examples"
-        for name in (OFFERS_FILE, EXAMPLE_CAMPAIGN):
-            target = self.root / name
-            if target.exists() and not overwrite:
-                continue
-            with resources.as_file(examples / name) as source:
-                shutil.copyfile(source, target)
-            written.append(target)
-        if written:
-            with self.ops.begin() as conn:
-                self.ops.audit(conn, actor=actor or _actor(), action="offers.init",
-                               entity="offers", after=[p.name for p in written])  # fmt: skip
-        return written
+        from lodestar.workspace_examples import copy_examples
+
+        return copy_examples(self.ops, self.root, "lodestar.decisioning",
+                             (OFFERS_FILE, EXAMPLE_CAMPAIGN), action="offers.init",
+                             actor=actor or _actor(), overwrite=overwrite)  # fmt: skip
 
     def train_offer_models(self, catalogue: OfferCatalogue, *, actor: str | None = None) -> list[str]:
         """Train the uplift models the offers name by campaign and the registry lacks (quick

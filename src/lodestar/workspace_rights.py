@@ -5,10 +5,8 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import uuid
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,20 +33,11 @@ class RightsMixin:
     # -- configuration ------------------------------------------------------------------------
     def init_rights(self, *, overwrite: bool = False, actor: str | None = None) -> list[Path]:
         """Copy the example rights catalogue and points rules into the workspace."""
-        written = []
-        examples = resources.files("lodestar.campaigns.rights") / "examples"
-        for name in (RIGHTS_FILE, POINTS_RULES_FILE):
-            target = self.root / name
-            if target.exists() and not overwrite:
-                continue
-            with resources.as_file(examples / name) as source:
-                shutil.copyfile(source, target)
-            written.append(target)
-        if written:
-            with self.ops.begin() as conn:
-                self.ops.audit(conn, actor=actor or _actor(), action="rights.init",
-                               entity="rights", after=[p.name for p in written])  # fmt: skip
-        return written
+        from lodestar.workspace_examples import copy_examples
+
+        return copy_examples(self.ops, self.root, "lodestar.campaigns.rights",
+                             (RIGHTS_FILE, POINTS_RULES_FILE), action="rights.init",
+                             actor=actor or _actor(), overwrite=overwrite)  # fmt: skip
 
     def rights_catalogue(self, path: str | Path | None = None) -> RightsCatalogue:
         """The rights in ``path``, else the workspace's ``rights.yaml``."""

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lodestar.decisioning.effects import Effect
+from lodestar.decisioning.effects import ChannelEffect
 from lodestar.decisioning.eligibility import CustomerFacts
 from lodestar.decisioning.offers import OfferCatalogue
 from lodestar.decisioning.plan import ChannelGate, Plan, PlanInputs, build_plan
@@ -46,9 +46,9 @@ def inputs(seed: int = 0) -> PlanInputs:
     response = np.clip(uplift + rng.uniform(0.05, 0.4, N), 0, 1)  # converts with contact
     rate = rng.uniform(0.002, 0.03, N)
     effects = [
-        Effect("ACT", "sms", "uplift", "uplift-v1", uplift, response, response),
-        Effect("ACT", "app_push", "uplift", "uplift-v1", uplift * 0.8, response, response),
-        Effect("INS", "app_push", "rate", None, rate, rate, rate),
+        ChannelEffect("ACT", "sms", "uplift", "uplift-v1", uplift, response, response),
+        ChannelEffect("ACT", "app_push", "uplift", "uplift-v1", uplift * 0.8, response, response),
+        ChannelEffect("INS", "app_push", "rate", None, rate, rate, rate),
     ]
     allowed = {"sms": rng.random(N) < 0.8, "app_push": rng.random(N) < 0.6}
     reason = {c: np.where(a, None, "no_consent").astype(object) for c, a in allowed.items()}

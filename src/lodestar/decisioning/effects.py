@@ -29,7 +29,7 @@ from lodestar.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class Effect:
+class ChannelEffect:
     offer_id: str
     channel: str
     source: str  # EffectSource value
@@ -72,8 +72,8 @@ def offer_effects(
     load: ScoreLoader,
     n: int,
     response: np.ndarray | None = None,
-) -> list[Effect]:
-    """One :class:`Effect` per channel of ``offer`` among ``channels``; ``response`` is the
+) -> list[ChannelEffect]:
+    """One :class:`ChannelEffect` per channel of ``offer`` among ``channels``; ``response`` is the
     response champion's probability over the universe, if there is one (NaN: unscored)."""
     spec = offer.effect
     fallback = spec.rate
@@ -104,7 +104,7 @@ def offer_effects(
             # who converts with contact, whether or not the contact caused it
             propensity = np.where(np.isnan(response), propensity, response)
         take = np.full(n, spec.take_rate) if spec.take_rate is not None else propensity
-        out.append(Effect(offer.id, channel, spec.source.value, model_id, effect, take,
+        out.append(ChannelEffect(offer.id, channel, spec.source.value, model_id, effect, take,
                           propensity))
     return out
 

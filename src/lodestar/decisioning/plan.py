@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from lodestar.decisioning.arbitration import Allocation, Candidates, Limits, arbitrate
-from lodestar.decisioning.effects import Effect
+from lodestar.decisioning.effects import ChannelEffect
 from lodestar.decisioning.eligibility import ELIGIBLE, RULES, CustomerFacts, offer_rules
 from lodestar.decisioning.offers import Offer, OfferCatalogue
 from lodestar.decisioning.plan_spec import PlanSpec
@@ -69,7 +69,7 @@ class PlanInputs:
     audience: np.ndarray | None
     offer_audiences: dict[str, np.ndarray | None]
     product_risk: dict[str, str | None]
-    effects: list[Effect]
+    effects: list[ChannelEffect]
     gate: ChannelGate
     preferred_hour: np.ndarray
     credit: CreditOffer | None = None
@@ -186,7 +186,7 @@ def _offers(spec: PlanSpec, catalogue: OfferCatalogue) -> list[Offer]:
 
 
 def _channels(spec: PlanSpec, offers: list[Offer]) -> list[str]:
-    used = [c for c in dict.fromkeys(c for o in offers for c in o.channels)]
+    used = list(dict.fromkeys(c for o in offers for c in o.channels))
     if spec.channels:
         return [c for c in spec.channels if c in used]
     return used

@@ -249,10 +249,10 @@ def uplift_model_of(ws: Any, campaign: str) -> str:
 def _gate(ws: Any, policy: ContactPolicy, profile: pd.DataFrame, channels: list[str],
           spec: PlanSpec, send_on: date) -> ChannelGate:  # fmt: skip
     from lodestar.decisioning.policy_batch import evaluate
-    from lodestar.decisioning.policy_rules import RULE_ORDER, Purpose
-    from lodestar.decisioning.send_time import zone
+    from lodestar.decisioning.policy_rules import RULE_ORDER, Purpose, customer_zone
 
-    at = datetime.combine(send_on, time(spec.default_hour), tzinfo=zone(policy.default_time_zone))
+    at = datetime.combine(send_on, time(spec.default_hour),
+                          tzinfo=customer_zone(None, policy.default_time_zone))  # fmt: skip
     frames = policy_frames(ws, at)
     decision = evaluate(policy, profile, channels, spec.purpose, at, **frames)
     result = decision.frame

@@ -11,22 +11,13 @@ holds a send to the window's edge, and this picks inside the window in the first
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
+from lodestar.decisioning.policy_rules import customer_zone
+
 DEFAULT_ZONE = "Asia/Shanghai"
-
-
-def zone(name: object, default: str = DEFAULT_ZONE) -> ZoneInfo:
-    """The IANA zone ``name``, or ``default`` when it is missing or unknown."""
-    if isinstance(name, str) and name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo(default)
 
 
 def utc_offsets(zones: np.ndarray, on: date, default: str = DEFAULT_ZONE) -> np.ndarray:
@@ -35,7 +26,7 @@ def utc_offsets(zones: np.ndarray, on: date, default: str = DEFAULT_ZONE) -> np.
     names = pd.Series(zones, dtype=object).fillna("")
     out = np.zeros(len(names), dtype=np.int64)
     for name, where in names.groupby(names).groups.items():
-        local_noon = datetime.combine(on, time(12), tzinfo=zone(name, default))
+        local_noon = datetime.combine(on, time(12), tzinfo=customer_zone(name, default))
         offset = local_noon.utcoffset() or timedelta(0)
         out[np.asarray(where)] = int(offset.total_seconds() // 3600)
     return out
@@ -85,7 +76,7 @@ def send_instants(on: date, zones: np.ndarray, hours: np.ndarray) -> np.ndarray:
     names = pd.Series(zones, dtype=object).fillna("")
     out = np.empty(len(names), dtype="datetime64[us]")
     for name, where in names.groupby(names).groups.items():
-        tz = zone(name)
+        tz = customer_zone(name, DEFAULT_ZONE)
         idx = np.asarray(where)
         for h in np.unique(hours[idx]):
             at = datetime.combine(on, time(int(h)), tzinfo=tz).astimezone(UTC)
