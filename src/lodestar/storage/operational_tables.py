@@ -385,3 +385,23 @@ delivery_events = Table(
     Index("ix_delivery_events_event_key", "event_key", unique=True),
     Index("ix_delivery_events_idempotency_key", "idempotency_key"),
 )
+
+#: Customer events as they arrive (the events API, or ingestion for the event names a running
+#: journey listens to): what triggers journeys, ends waits and reaches goals. ``seq`` orders
+#: them; writers append under one lock so a reader's cursor on ``seq`` never skips a row that
+#: commits late. The same event id is stored once.
+event_feed = Table(
+    "event_feed",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(128), nullable=False),
+    Column("customer_id", String(64)),
+    Column("anonymous_id", String(128)),
+    Column("event_name", String(64), nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("properties", Text),
+    Column("source", String(16), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_event_feed_event_id", "event_id", unique=True),
+    Index("ix_event_feed_customer_id_event_name", "customer_id", "event_name"),
+)

@@ -1,0 +1,116 @@
+"""The live customer-event feed: events as they arrive, in the order they were stored.
+
+Journeys read it to start (an event-triggered campaign), to end a wait early (``until_event``),
+to branch (``if_event``) and to stop at the goal. Events arrive through the events API
+(``POST /v1/events``) and through ingestion (the event names a running journey listens to).
+
+Two guarantees the readers rely on:
+
+- **each event once**: the event id is unique; a batch that repeats ids (a client's retry)
+  stores only the new ones, and a batch is one transaction (all of it or none);
+- **no event skipped by a cursor**: appends hold one lock (``OperationalStore.locked``), so
+  sequence numbers commit in order and a reader that remembers the last ``seq`` it saw never
+  misses a row that was still being written with a lower number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from lodestar.storage.operational import OperationalStore
+from lodestar.storage.operational_tables import event_feed
+
+_LOCK = "event_feed"
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    event_id: str
+    event_name: str
+    ts: datetime
+    customer_id: str | None = None
+    anonymous_id: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    event_id: str
+    event_name: str
+    ts: datetime
+    customer_id: str | None
+    properties: dict[str, Any]
+
+
+def append(store: OperationalStore, events: Iterable[FeedEvent], *, source: str = "api",
+           now: datetime | None = None) -> int:  # fmt: skip
+    """Store the events whose ids are new, in one transaction; returns how many were new."""
+    at = now or datetime.now(UTC)
+    values = [{"event_id": e.event_id, "customer_id": e.customer_id,
+               "anonymous_id": e.anonymous_id, "event_name": e.event_name,
+               "ts": e.ts if e.ts.tzinfo is not None else e.ts.replace(tzinfo=UTC),
+               "properties": json.dumps(e.properties, ensure_ascii=False, sort_keys=True)
+               if e.properties else None,
+               "source": source, "received_at": at} for e in events]  # fmt: skip
+    if not values:
+        return 0
+    if store.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(event_feed).on_conflict_do_nothing(index_elements=["event_id"])
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(event_feed).on_conflict_do_nothing(index_elements=["event_id"])
+    added = 0
+    with store.locked(_LOCK) as conn:
+        for start in range(0, len(values), 5000):
+            result = conn.execute(statement.returning(event_feed.c.seq),
+                                  values[start : start + 5000])  # fmt: skip
+            added += len(result.fetchall())
+    return added
+
+
+def read_after(store: OperationalStore, after_seq: int, *, names: Sequence[str] | None = None,
+               limit: int = 10_000) -> list[StoredEvent]:  # fmt: skip
+    """Events stored after ``after_seq`` (optionally only these names), oldest first."""
+    q = sa.select(event_feed).where(event_feed.c.seq > after_seq)
+    if names is not None:
+        q = q.where(event_feed.c.event_name.in_(list(names)))
+    q = q.order_by(event_feed.c.seq).limit(limit)
+    with store.engine.connect() as conn:
+        return [_stored(r) for r in conn.execute(q).mappings()]
+
+
+def last_seq(store: OperationalStore) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(event_feed.c.seq), 0)))
+                   .scalar_one())  # fmt: skip
+
+
+def customer_had(store: OperationalStore, customer_id: str, names: Sequence[str],
+                 since: datetime, until: datetime | None = None) -> bool:  # fmt: skip
+    """Did the customer do one of ``names`` at or after ``since`` (and before ``until``)?"""
+    q = sa.select(event_feed.c.seq).where(
+        (event_feed.c.customer_id == customer_id) & event_feed.c.event_name.in_(list(names))
+        & (event_feed.c.ts >= since))  # fmt: skip
+    if until is not None:
+        q = q.where(event_feed.c.ts < until)
+    with store.engine.connect() as conn:
+        return conn.execute(q.limit(1)).first() is not None
+
+
+def _stored(r: Any) -> StoredEvent:
+    ts = r["ts"]
+    if ts.tzinfo is None:  # SQLite keeps no zone: the feed stores UTC
+        ts = ts.replace(tzinfo=UTC)
+    return StoredEvent(seq=int(r["seq"]), event_id=r["event_id"], event_name=r["event_name"],
+                       ts=ts, customer_id=r["customer_id"],
+                       properties=json.loads(r["properties"]) if r["properties"] else {})  # fmt: skip
