@@ -27,7 +27,7 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -134,6 +134,14 @@ class Branch(_Strict):
 Step.model_rebuild()
 
 
+class Goal(_Strict):
+    """What the campaign is judged on: the conversion event and its attribution window. A
+    customer who does ``event`` while in the journey leaves it at the goal."""
+
+    event: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    window_days: int = Field(default=30, ge=1, le=365)
+
+
 class CampaignDefinition(_Strict):
     campaign: str
     name: str
@@ -143,7 +151,7 @@ class CampaignDefinition(_Strict):
     schedule: Schedule | None = None
     journey: tuple[Step, ...] = ()
     #: the goal the campaign is judged on (seed 004: "+25% application conversion")
-    goal: dict[str, Any] = Field(default_factory=dict)
+    goal: Goal = Field(default_factory=Goal)
 
     @field_validator("campaign")
     @classmethod
