@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Any
 from lodestar.errors import CampaignError
 
 if TYPE_CHECKING:
+    import threading
     from pathlib import Path
 
+    from lodestar.campaigns.definition import CampaignDefinition
+    from lodestar.campaigns.journeys import JourneyStats
     from lodestar.campaigns.lifecycle import Campaigns
     from lodestar.campaigns.outbox import Outbox, OutboxRow
     from lodestar.campaigns.send_worker import SendStats
@@ -99,26 +102,119 @@ class CampaignsMixin:
                 for channel in chosen.values():
                     channel.close()
 
-    def campaign_status(self, campaign_id: str) -> dict[str, Any]:
-        """Sends per status and the reasons of the skipped and dead ones, with the campaign's
-        state."""
-        import sqlalchemy as sa
+    def run_journeys(self, *, now: datetime | None = None) -> JourneyStats:
+        """One pass of the journey runner: due schedules fire, new events trigger, enter,
+        end waits and reach goals, due customers take their next steps (sends go to the
+        outbox). Safe to run in several processes at once."""
+        from lodestar.campaigns.journeys import JourneyRunner
 
-        from lodestar.storage.operational_tables import outbox
+        return JourneyRunner(self.ops, WorkspaceAudience(self)).tick(now)
+
+    def run_worker(self, *, follow: bool = False, poll: float = 0.5, batch: int = 100,
+                   channels: Mapping[str, Any] | None = None,
+                   stop: threading.Event | None = None,
+                   on_round: Any = None) -> tuple[JourneyStats, SendStats]:  # fmt: skip
+        """Journeys and sends together: each round runs the journeys once and drains the due
+        outbox. Without ``follow`` it stops when a round finds nothing to do; with it, it
+        polls every ``poll`` seconds until ``stop`` is set (the trigger latency is about one
+        poll plus a send)."""
+        from lodestar.campaigns.journeys import JourneyRunner, JourneyStats
+        from lodestar.campaigns.send_worker import SendStats, SendWorker
+        from lodestar.channels.registry import load_workspace_channels
+
+        chosen = dict(channels) if channels is not None else load_workspace_channels(
+            self.root, store=self.ops)  # fmt: skip
+        runner = JourneyRunner(self.ops, WorkspaceAudience(self), batch=max(batch, 500))
+        sender = SendWorker(self.ops, chosen, self.contact_policy(),  # type: ignore[attr-defined]
+                            WorkspaceDirectory(self), OfferComposer(self), batch=batch,
+                            name=_worker_name())  # fmt: skip
+        journeys, sends = JourneyStats(), SendStats()
+        try:
+            while stop is None or not stop.is_set():
+                runner.audience = WorkspaceAudience(self)  # fresh segment answers each round
+                got = runner.tick()
+                journeys.add(got)
+                sent = SendStats()
+                while (one := sender.run_once()).claimed:
+                    sent.add(one)
+                sends.add(sent)
+                if on_round is not None:
+                    on_round(got, sent)
+                busy = got.entered or got.advanced or got.started or sent.claimed
+                if not follow and not busy:
+                    break
+                if not busy:
+                    if stop is not None:
+                        stop.wait(poll)
+                    else:
+                        import time
+
+                        time.sleep(poll)
+            return journeys, sends
+        finally:
+            if channels is None:
+                for channel in chosen.values():
+                    channel.close()
+
+    def campaign_status(self, campaign_id: str) -> dict[str, Any]:
+        """What a campaign manager watches: the state; sends per status with the reasons of
+        the skipped and dead ones; delivery receipts; per journey step the customers who
+        reached it and its sends, deliveries, opens, clicks and replies; journey entries by
+        outcome (converted = left at the goal); cost so far against the budget."""
+        from lodestar.campaigns.delivery import delivery_counts
+        from lodestar.campaigns.monitoring import journey_counts, spend_so_far, step_funnel
 
         record = self.campaigns.get(campaign_id)
-        with self.ops.engine.connect() as conn:
-            reasons = conn.execute(
-                sa.select(outbox.c.status, outbox.c.last_error, sa.func.count())
-                .where((outbox.c.campaign_id == campaign_id)
-                       & outbox.c.status.in_(("skipped", "dead")))
-                .group_by(outbox.c.status, outbox.c.last_error)).all()  # fmt: skip
-        from lodestar.campaigns.delivery import delivery_counts
-
+        definition = self.campaigns.definition(campaign_id, record.version)
+        budget = definition.plan.budget if definition.plan is not None else None
         return {"campaign": record.as_dict(), "counts": self.outbox.counts(campaign_id),
                 "delivery": delivery_counts(self.ops, campaign_id),
-                "reasons": [{"status": s, "reason": r, "count": int(n)}
-                            for s, r, n in reasons]}  # fmt: skip
+                "reasons": _stop_reasons(self.ops, campaign_id),
+                "steps": step_funnel(self.ops, campaign_id),
+                "journeys": journey_counts(self.ops, campaign_id),
+                "cost": spend_so_far(self.ops, campaign_id, self.offer_catalogue(),  # type: ignore[attr-defined]
+                                     budget)}  # fmt: skip
+
+
+class WorkspaceAudience:
+    """The journey runner's view of the workspace: fresh plans for scheduled rounds and
+    audience expressions on the profile (answers cached for the life of this object)."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self._members: dict[str, set[str]] = {}
+
+    def plan_contacts(self, definition: CampaignDefinition, at: datetime) -> list[dict[str, Any]]:
+        if definition.plan is None:
+            return []
+        saved = self.ws.plan(definition.plan, actor="scheduler")
+        rows = saved.rows()
+        contacts = rows[rows["contact"]]
+        purpose = saved.summary.get("purpose", "marketing")
+        return [{"customer_id": str(r.customer_id), "channel": str(r.channel),
+                 "offer_id": str(r.offer_id), "send_at": _utc(r.send_at), "purpose": purpose}
+                for r in contacts.itertuples(index=False)]  # fmt: skip
+
+    def matching(self, expression: str, customer_ids: Any) -> set[str]:
+        if expression not in self._members:
+            table = self.ws.segment_members(expression)
+            self._members[expression] = {str(c) for c in table.column("customer_id").to_pylist()}
+        members = self._members[expression]
+        return {c for c in customer_ids if c in members}
+
+
+def _stop_reasons(ops: Any, campaign_id: str) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from lodestar.storage.operational_tables import outbox
+
+    with ops.engine.connect() as conn:
+        reasons = conn.execute(
+            sa.select(outbox.c.status, outbox.c.last_error, sa.func.count())
+            .where((outbox.c.campaign_id == campaign_id)
+                   & outbox.c.status.in_(("skipped", "dead")))
+            .group_by(outbox.c.status, outbox.c.last_error)).all()  # fmt: skip
+    return [{"status": s, "reason": r, "count": int(n)} for s, r, n in reasons]
 
 
 class WorkspaceDirectory:

@@ -10,7 +10,8 @@ from lodestar.security.permissions import Role
 from lodestar.workspace import Workspace
 
 DEFINITION = {"campaign": "CMP_API", "name": "消费贷唤醒", "journey": [
-    {"send": {"channel": "app_push"}}, {"wait": {"days": 3}}, {"send": {"channel": "sms"}}]}
+    {"send": {"channel": "app_push"}}, {"wait": {"days": 3}}, {"send": {"channel": "sms"}}],
+    "plan": {"campaign": "CMP_API"}}
 
 
 def test_maker_checker_over_http(client: TestClient, api_workspace: Workspace,

@@ -29,6 +29,7 @@ journey:
   - branch:
       if_responded: false
       then: [{send: {channel: voice_robot}}]
+plan: {campaign: CMP_LOAN_JOURNEY, audience: "status = 'active'"}
 """
 MAKER, OTHER_MARKETER = Actor("wang", "marketer"), Actor("zhao", "marketer")
 CHECKER, ADMIN = Actor("li", "approver"), Actor("root", "admin")

@@ -28,9 +28,11 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lodestar.campaigns.cron import parse as parse_cron
 from lodestar.data.schema import CONTACT_CHANNELS
 from lodestar.decisioning.offers import ID_PATTERN
 from lodestar.decisioning.plan_spec import PlanSpec
@@ -48,9 +50,12 @@ class Schedule(_Strict):
     at: datetime | None = None
     cron: str | None = None
     event: str | None = None
-    #: for event triggers: may a customer enter again, and after how many days
+    #: for event triggers: may a customer enter again (once their previous journey is over),
+    #: and after how many days since they last entered
     reentry: Literal["once", "always", "after_days"] = "once"
     reentry_days: int | None = Field(default=None, ge=1)
+    #: the zone the cron's hours are in (a bank's campaigns run on its own clock)
+    timezone: str = "Asia/Shanghai"
 
     @model_validator(mode="after")
     def _one(self) -> Schedule:
@@ -65,19 +70,24 @@ class Schedule(_Strict):
             if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
                 raise ValueError(f"cron '{self.cron}' is not five fields of numbers, ranges, "
                                  "lists, steps or * (minute hour day month weekday)")  # fmt: skip
+            parse_cron(self.cron)  # the numbers in range (a ValueError says which)
         if self.reentry == "after_days" and self.reentry_days is None:
             raise ValueError("reentry after_days needs reentry_days")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{self.timezone}', e.g. Asia/Shanghai") from None
         return self
 
 
 class SendStep(_Strict):
-    channel: str
+    channel: str | None = None  # default: the plan's channel for the customer
     offer: str | None = None  # default: the plan's offer for the customer
 
     @field_validator("channel")
     @classmethod
-    def _channel(cls, value: str) -> str:
-        if value not in CONTACT_CHANNELS:
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and value not in CONTACT_CHANNELS:
             raise ValueError(f"unknown channel '{value}'; the channels are "
                              f"{', '.join(CONTACT_CHANNELS)}")  # fmt: skip
         return value
@@ -134,6 +144,20 @@ class Branch(_Strict):
 Step.model_rebuild()
 
 
+def _walk(steps: tuple[Step, ...]) -> list[Step]:
+    """Every step, branches' steps included, in order."""
+    out: list[Step] = []
+    for step in steps:
+        out.append(step)
+        if step.branch is not None:
+            out += _walk(step.branch.then) + _walk(step.branch.otherwise)
+    return out
+
+
+def _sends(steps: tuple[Step, ...]) -> list[SendStep]:
+    return [s.send for s in _walk(steps) if s.send is not None]
+
+
 class Goal(_Strict):
     """What the campaign is judged on: the conversion event and its attribution window. A
     customer who does ``event`` while in the journey leaves it at the goal."""
@@ -166,7 +190,28 @@ class CampaignDefinition(_Strict):
         if self.plan is not None and self.plan.campaign != self.campaign:
             raise ValueError(f"the plan is for campaign '{self.plan.campaign}', not "
                              f"'{self.campaign}'")  # fmt: skip
+        if self.schedule is not None and self.schedule.event is not None:
+            unnamed = [s for s in _sends(self.journey) if s.channel is None]
+            if unnamed or not self.journey:
+                raise ValueError("an event-triggered journey has no plan row per customer to take "
+                                 "the channel from: give it send steps, each with its channel")  # fmt: skip
+        elif self.journey and self.plan is None:
+            raise ValueError("a scheduled journey enters the customers of its plan: add a plan "
+                             "(or trigger it with schedule: {event: ...})")  # fmt: skip
         return self
+
+    def listened_events(self) -> set[str]:
+        """The event names this campaign reacts to: its trigger, the waits' and branches'
+        events and the goal."""
+        names = {self.schedule.event} if self.schedule and self.schedule.event else set()
+        if self.goal.event:
+            names.add(self.goal.event)
+        for step in _walk(self.journey):
+            if step.wait is not None and step.wait.until_event:
+                names.add(step.wait.until_event)
+            if step.branch is not None and step.branch.if_event:
+                names.add(step.branch.if_event)
+        return names
 
     def canonical(self) -> str:
         """A stable text of the definition (what versions and approvals are about)."""

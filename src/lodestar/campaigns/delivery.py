@@ -35,15 +35,7 @@ def record_events(store: OperationalStore, events: Iterable[DeliveryEvent]) -> i
               for e in events]  # fmt: skip
     if not values:
         return 0
-    if store.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement = pg_insert(delivery_events).on_conflict_do_nothing(index_elements=["event_key"])
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(delivery_events).on_conflict_do_nothing(  # type: ignore[assignment]
-            index_elements=["event_key"])  # fmt: skip
+    statement = store.insert_new(delivery_events, "event_key")
     with store.begin() as conn:
         result = conn.execute(statement.returning(delivery_events.c.id), values)
         return len(result.fetchall())

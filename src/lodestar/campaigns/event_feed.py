@@ -61,14 +61,7 @@ def append(store: OperationalStore, events: Iterable[FeedEvent], *, source: str 
                "source": source, "received_at": at} for e in events]  # fmt: skip
     if not values:
         return 0
-    if store.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement: Any = pg_insert(event_feed).on_conflict_do_nothing(index_elements=["event_id"])
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(event_feed).on_conflict_do_nothing(index_elements=["event_id"])
+    statement = store.insert_new(event_feed, "event_id")
     added = 0
     with store.locked(_LOCK) as conn:
         for start in range(0, len(values), 5000):
@@ -79,14 +72,17 @@ def append(store: OperationalStore, events: Iterable[FeedEvent], *, source: str 
 
 
 def read_after(store: OperationalStore, after_seq: int, *, names: Sequence[str] | None = None,
-               limit: int = 10_000) -> list[StoredEvent]:  # fmt: skip
-    """Events stored after ``after_seq`` (optionally only these names), oldest first."""
+               limit: int = 10_000, conn: sa.Connection | None = None) -> list[StoredEvent]:  # fmt: skip
+    """Events stored after ``after_seq`` (optionally only these names), oldest first; on
+    ``conn`` when given (a reader inside its own locked transaction)."""
     q = sa.select(event_feed).where(event_feed.c.seq > after_seq)
     if names is not None:
         q = q.where(event_feed.c.event_name.in_(list(names)))
     q = q.order_by(event_feed.c.seq).limit(limit)
-    with store.engine.connect() as conn:
+    if conn is not None:
         return [_stored(r) for r in conn.execute(q).mappings()]
+    with store.engine.connect() as own:
+        return [_stored(r) for r in own.execute(q).mappings()]
 
 
 def last_seq(store: OperationalStore) -> int:

@@ -75,17 +75,7 @@ class Outbox:
         } for r in rows]  # fmt: skip
         if not values:
             return 0
-        dialect = self.store.engine.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement: Any = pg_insert(outbox).on_conflict_do_nothing(
-                index_elements=["idempotency_key"])  # fmt: skip
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = sqlite_insert(outbox).on_conflict_do_nothing(
-                index_elements=["idempotency_key"])  # fmt: skip
+        statement = self.store.insert_new(outbox, "idempotency_key")
         with self.store.begin() as conn:
             before = conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one()
             for start in range(0, len(values), 5000):

@@ -120,6 +120,18 @@ class OperationalStore:
         with self.engine.begin() as conn:
             yield conn
 
+    def insert_new(self, table: sa.Table, key: str) -> Any:
+        """An INSERT that skips rows whose unique ``key`` column is already held (ON CONFLICT
+        DO NOTHING on both engines): how idempotent appends (outbox, receipts, events,
+        journey entries) add only what is new."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing(index_elements=[key])
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
+
     def count(self, table: str) -> int:
         t = metadata.tables[table]
         with self.engine.connect() as conn:

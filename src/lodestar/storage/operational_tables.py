@@ -405,3 +405,46 @@ event_feed = Table(
     Index("ix_event_feed_event_id", "event_id", unique=True),
     Index("ix_event_feed_customer_id_event_name", "customer_id", "event_name"),
 )
+
+#: One row per customer's pass through a campaign's journey (lodestar.campaigns.journeys):
+#: where they are (``pc`` in the compiled program of the version they entered under), when to
+#: look at them next, and how they left. ``entry_key`` (campaign, customer, round or n-th entry)
+#: is unique, so a trigger or a schedule firing processed twice enters nobody twice.
+journey_entries = Table(
+    "journey_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(64), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("entry_key", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # active | done
+    Column("pc", Integer, nullable=False),
+    Column("wake_at", DateTime(timezone=True)),
+    Column("waiting_since", DateTime(timezone=True)),
+    Column("until_event", String(64)),
+    Column("channel", String(32)),  # the plan's channel for the customer, if any
+    Column("offer_id", String(64)),  # the plan's offer for the customer, if any
+    Column("purpose", String(16), nullable=False),
+    Column("trigger_event_id", String(128)),
+    Column("entered_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("exited_at", DateTime(timezone=True)),
+    Column("exit_reason", String(32)),  # completed | goal | exit | cancelled
+    Column("exit_label", String(32)),
+    Column("claimed_by", String(128)),
+    Column("lease_until", DateTime(timezone=True)),
+    Index("ix_journey_entries_entry_key", "entry_key", unique=True),
+    Index("ix_journey_entries_status_wake_at", "status", "wake_at"),
+    Index("ix_journey_entries_campaign_id_customer_id", "campaign_id", "customer_id"),
+)
+
+#: Per campaign: how far the journey runner has read the event feed and checked the schedule.
+journey_cursors = Table(
+    "journey_cursors",
+    metadata,
+    Column("campaign_id", String(64), primary_key=True),
+    Column("event_seq", Integer, nullable=False),
+    Column("checked_until", DateTime(timezone=True)),
+    Column("rounds", Integer, nullable=False),
+)
