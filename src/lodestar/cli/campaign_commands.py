@@ -134,12 +134,47 @@ def send(
 @campaign_app.command("status")
 def status(
     campaign_id: Annotated[str, typer.Argument(help="The campaign.")],
+    as_json: Annotated[bool, typer.Option("--json", help="The whole answer as JSON.")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """The campaign's state and its sends by status, with the reasons of the stopped ones."""
+    """Live monitoring: per step queued / sent / delivered / opened / clicked / replied, the
+    journeys' outcomes (converted = left at the goal), why sends stopped, cost against budget."""
     with open_workspace(workspace) as ws:
-        typer.echo(json.dumps(ws.campaign_status(campaign_id), ensure_ascii=False, indent=2,
-                              default=str))  # fmt: skip
+        got = ws.campaign_status(campaign_id)
+        if as_json:
+            typer.echo(json.dumps(got, ensure_ascii=False, indent=2, default=str))
+            return
+        _print_status(got, locale(ws))
+
+
+def _print_status(got: dict[str, Any], loc: str) -> None:
+    from rich.table import Table
+
+    from lodestar.campaigns.monitoring import FUNNEL, funnel
+
+    c = got["campaign"]
+    out = console()
+    table = Table(title=t("camp.status.title", loc, id=c["campaign_id"], state=c["state"],
+                          version=c["version"]))  # fmt: skip
+    table.add_column(t("camp.status.step", loc))
+    table.add_column(t("camp.status.channel", loc))
+    for name in FUNNEL[:-1]:
+        table.add_column(t(f"camp.funnel.{name}", loc), justify="right")
+    for step in got["steps"]:
+        table.add_row(step["step"], step["channel"],
+                      *(f"{int(step.get(n, 0)):,}" for n in FUNNEL[:-1]))  # fmt: skip
+    out.print(table)
+    out.print(t("camp.status.funnel", loc) + ": " + " -> ".join(
+        f"{t(f'camp.funnel.{name}', loc)} {n:,}" for name, n in funnel(got)), markup=False)  # fmt: skip
+    if got["journeys"]:
+        out.print(t("camp.status.journeys", loc, counts=", ".join(
+            f"{k} {v:,}" for k, v in got["journeys"].items())), markup=False)  # fmt: skip
+    cost = got["cost"]
+    out.print(t("camp.status.cost", loc, spent=cost["spent"], budget=cost["budget"] or "-",
+                unpriced=cost["unpriced_messages"]), markup=False)  # fmt: skip
+    if got["reasons"]:
+        out.print(t("camp.status.reasons", loc, reasons=", ".join(
+            f"{r['reason']} {r['count']:,}" for r in got["reasons"])), markup=False)  # fmt: skip
 
 
 worker_app = typer.Typer(help="Outbox workers.", no_args_is_help=True)
@@ -148,14 +183,35 @@ app.add_typer(worker_app, name="worker")
 
 @worker_app.command("run")
 def worker_run(
-    once: Annotated[bool, typer.Option("--once", help="One batch, then stop.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="One batch of sends, then stop.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep running (Ctrl-C stops).")] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between rounds when idle.")] = 0.5,
     batch: Annotated[int, typer.Option(help="Rows claimed at a time.")] = 100,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Drain the outbox through the workspace's channels (stops when nothing is due)."""
+    """Run journeys and drain the outbox: due schedules fire, events trigger and move
+    customers on, sends go out through the workspace's channels. Stops when nothing is left to
+    do, or keeps polling with --follow."""
+    import threading
+
     with open_workspace(workspace) as ws:
         loc = locale(ws)
-        stats = ws.run_sends(once=once, batch=batch)
-        console().print(t("camp.worker", loc, claimed=stats.claimed, sent=stats.sent,
-                          duplicate=stats.duplicate, held=stats.held, skipped=stats.skipped,
-                          retried=stats.retried, dead=stats.dead), markup=False)  # fmt: skip
+        if once:
+            stats = ws.run_sends(once=True, batch=batch)
+            _print_sends(stats, loc)
+            return
+        stop = threading.Event()
+        try:
+            journeys, sends = ws.run_worker(follow=follow, poll=poll, batch=batch, stop=stop)
+        except KeyboardInterrupt:
+            stop.set()
+            return
+        console().print(t("camp.journeys", loc, **{**journeys.as_dict(), "exited": ", ".join(
+            f"{k} {v:,}" for k, v in journeys.exited.items()) or "-"}), markup=False)  # fmt: skip
+        _print_sends(sends, loc)
+
+
+def _print_sends(stats: Any, loc: str) -> None:
+    console().print(t("camp.worker", loc, claimed=stats.claimed, sent=stats.sent,
+                      duplicate=stats.duplicate, held=stats.held, skipped=stats.skipped,
+                      retried=stats.retried, dead=stats.dead), markup=False)  # fmt: skip

@@ -49,6 +49,22 @@ def get_campaign(
                         for h in campaigns.history(campaign_id)]}  # fmt: skip
 
 
+@router.get("/{campaign_id}/status", operation_id="campaign_status",
+            responses={**AUTH_ERRORS, **NOT_FOUND})  # fmt: skip
+def campaign_status(
+    ws: WorkspaceDep,
+    _key: Annotated[ApiKey, Depends(require(Permission.CAMPAIGNS_READ))],
+    campaign_id: CampaignId,
+) -> dict[str, Any]:
+    """Live monitoring: sends per journey step with delivery, open, click and reply receipts,
+    the journeys' outcomes (converted = left at the goal), why sends stopped, cost against
+    budget, and the campaign funnel."""
+    from lodestar.campaigns.monitoring import funnel
+
+    got = ws.campaign_status(campaign_id)
+    return {**got, "funnel": [{"stage": k, "count": n} for k, n in funnel(got)]}
+
+
 @router.put("/{campaign_id}", operation_id="save_campaign",
             responses={**AUTH_ERRORS, **CONFLICT})  # fmt: skip
 def save_campaign(
