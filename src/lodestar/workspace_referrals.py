@@ -37,7 +37,6 @@ class ReferralsMixin:
     root: Path
     ops: Any
     config: Any
-    engine: Any  # the analytical engine
     query: Any  # Workspace.query
     rights_catalogue: Any  # RightsMixin
 

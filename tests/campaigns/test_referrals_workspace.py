@@ -72,6 +72,8 @@ def test_the_example_programme_end_to_end_through_the_workspace(ws: Workspace) -
     section = ws.referral_section("zh-CN")
     assert "贷款测额邀请有礼" in section.title and "王**" in section.html
     assert "王小明" not in section.html
+    page = ws.report(locale="zh-CN").read_text(encoding="utf-8")
+    assert "贷款测额邀请有礼" in page and "邀请排行榜" in page
     actions = [e["action"] for e in ws.ops.audit_entries(50)]
     assert "referral.confirm" in actions and actions.count("referral.attribute") == 2
 
