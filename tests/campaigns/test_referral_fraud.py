@@ -131,5 +131,5 @@ def test_confirmed_fraud_forfeits_and_earns_nothing_later(engine):  # type: igno
     assert review(engine, rid, "confirm", reviewer="risk.li")["status"] == "fraud"
     engine.handle([ev("d", "loan_drawdown", T0 + H, "C1", amount=600000)])
     assert [s["reward_status"] for s in engine.steps_of(rid)] == ["none", "forfeited",
-                                                                  "withheld"]  # fmt: skip
+                                                                  "forfeited"]  # fmt: skip
     assert engine.ledger.coupons("C1") == [] and engine.ledger.points("C1") == 0

@@ -223,12 +223,16 @@ def test_programme_errors_name_the_line_and_field() -> None:
 def test_a_step_past_its_within_days_does_not_count_and_reach_records_from_python(
         store, catalogue, clock):  # type: ignore[no-untyped-def]  # fmt: skip
     text = programme_text().replace("    where: {property: amount, at_least: 500000}\n",
+                                    "    where: {property: amount, at_least: 500000}\n"
                                     "    within_days: 30\n")
     engine = ReferralEngine(store, Programme.from_text(text), catalogue, clock=clock)
     engine.handle(journey(engine, "C1", "N1", T0, device="d1")[:3])
-    assert engine.reach("N1", "drawdown", at=T0 + 31 * D) == "too_late"
-    assert engine.reach("N1", "drawdown", at=T0 + 29 * D) == "issued"
-    assert engine.reach("N1", "drawdown", at=T0 + 29 * D, event_id="other") == "duplicate"
+    big = {"amount": 800000}
+    assert engine.reach("N1", "drawdown", at=T0 + 31 * D, properties=big) == "too_late"
+    assert engine.reach("N1", "drawdown", at=T0 + 29 * D) == "condition_not_met"
+    assert engine.reach("N1", "drawdown", at=T0 + 29 * D, properties=big) == "issued"
+    assert engine.reach("N1", "drawdown", at=T0 + 29 * D, event_id="other",
+                        properties=big) == "duplicate"  # fmt: skip
     assert engine.reach("N9", "quota_test", at=T0) == "not_referred"
     with pytest.raises(NotFound, match="no step 'nope'"):
         engine.reach("N1", "nope", at=T0)

@@ -304,18 +304,20 @@ class ReferralEngine:
 
     # -- steps --------------------------------------------------------------------------------
     def _step_event(self, step: Step, event: ReferralEvent, ts: datetime,
-                    summary: Summary) -> None:  # fmt: skip
+                    summary: Summary) -> str:  # fmt: skip
+        """Handle one step event; returns the outcome (see :meth:`_reach`) or why it was
+        skipped (condition_not_met, not_referred)."""
         if step.where is not None and not _meets(event.properties, step.where.property,
                                                   step.where.at_least):  # fmt: skip
             summary.skipped["condition_not_met"] += 1
-            return
+            return "condition_not_met"
         customer = str(event.customer_id)
         with self.store.engine.connect() as conn:
             referral = _referral_of(conn, self.pid, customer)
         if referral is None:
             if step.id != self.programme.steps[0].id:
                 summary.skipped["not_referred"] += 1
-                return
+                return "not_referred"
             devices = ({event.anonymous_id} if event.anonymous_id else set()) | \
                 self._feed_devices(customer)
             known = self.identities([customer])
@@ -324,7 +326,7 @@ class ReferralEngine:
                                                                  known)  # fmt: skip
             if referral is None:
                 summary.skipped["not_referred"] += 1
-                return
+                return "not_referred"
             summary.attributed += int(created)
             summary.flagged += int(created and bool(hits))
         # the referrer is known now: lock both customers' points with the budgets
@@ -334,12 +336,13 @@ class ReferralEngine:
             assert current is not None  # referrals are never deleted
             outcome = self._reach(conn, current, step, event.event_id, ts)
         _count(summary, outcome)
+        return outcome
 
     def _reach(self, conn: Connection, referral: Referral, step: Step, event_id: str,
                ts: datetime) -> str:  # fmt: skip
         """Record that ``referral`` reached ``step`` (once) and grant or withhold its rewards.
-        Returns what happened: duplicate, out_of_order, too_late, issued, none, refused,
-        withheld."""
+        Returns what happened: duplicate, out_of_order, too_late, before_touch (not
+        recorded), or the step's reward status: issued, none, refused, withheld, forfeited."""
         done = conn.execute(sa.select(referral_steps.c.step_id)
                             .where(referral_steps.c.referral_id == referral.referral_id)).scalars()  # fmt: skip
         reached = set(done)
@@ -361,27 +364,24 @@ class ReferralEngine:
                                     actor=self.actor)  # fmt: skip
             status, reason = outcome.status, outcome.reason
         else:
-            status = "withheld" if step.rewards else "none"
+            # flagged: kept until a review clears it; confirmed fraud: never paid
+            held = "forfeited" if referral.status == "fraud" else "withheld"
+            status = held if step.rewards else "none"
             reason = f"referral is {referral.status}" if step.rewards else None
         conn.execute(sa.insert(referral_steps).values(
             referral_id=referral.referral_id, step_id=step.id, event_id=event_id,
             reached_at=ts, reward_status=status, reason=reason))  # fmt: skip
         return status
 
-    def reach(self, referee_id: str, step_id: str, *, at: datetime,
-              event_id: str | None = None) -> str:  # fmt: skip
-        """Record a step for an attributed referee from Python (e.g. a back-office drawdown
-        feed); the same as an event named after the step."""
+    def reach(self, referee_id: str, step_id: str, *, at: datetime, event_id: str | None = None,
+              properties: dict[str, Any] | None = None) -> str:  # fmt: skip
+        """Record a step for a referee from Python (e.g. a back-office drawdown feed): the
+        same as the step's event with these ``properties`` (its ``where`` still applies).
+        Returns the outcome: the step's reward status, or why it did not count."""
         step = self.programme.step(step_id)
         event = ReferralEvent(event_id or f"reach:{referee_id}:{step_id}", step.event, at,
-                              customer_id=referee_id)  # fmt: skip
-        summary = Summary()
-        self._step_event(step, event, _utc(at), summary)
-        for name in ("duplicate", "out_of_order", "too_late", "not_referred", "before_touch"):
-            if summary.skipped[name]:
-                return name
-        return "issued" if summary.rewards else ("refused" if summary.refused else
-                                                 "withheld" if summary.withheld else "none")
+                              customer_id=referee_id, properties=properties or {})  # fmt: skip
+        return self._step_event(step, event, _utc(at), Summary())
 
     # -- reading ------------------------------------------------------------------------------
     def referral(self, referee_id: str) -> Referral:
@@ -408,7 +408,7 @@ def _count(summary: Summary, outcome: str) -> None:
         summary.rewards += 1
     elif outcome == "refused":
         summary.refused += 1
-    elif outcome == "withheld":
+    elif outcome in ("withheld", "forfeited"):
         summary.withheld += 1
 
 
