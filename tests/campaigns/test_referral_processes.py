@@ -172,3 +172,24 @@ def test_rewards_issued_equal_reached_eligible_steps_with_rewards(shared_store, 
         if referral_status == "flagged":
             assert status in ("withheld", "none")
         assert status != "refused" or per_step[step] > 0
+
+
+def test_a_click_that_reaches_the_feed_after_the_registration_still_attributes(
+        store, catalogue, clock):  # type: ignore[no-untyped-def]  # fmt: skip
+    engine = ReferralEngine(store, Programme.from_text(programme_text(per_hour=50)), catalogue,
+                            clock=clock)  # fmt: skip
+    code = engine.code_for("C1")
+    # the app's back end reports the registration and the quota test before the H5 click
+    event_feed.append(store, [
+        FeedEvent("r1", "register", T0 + H, "N1", "dev-1"),
+        FeedEvent("q1", "quota_test", T0 + 2 * H, "N1", "dev-1"),
+        FeedEvent("c1", "referral_click", T0, None, "dev-1", {"referral_code": code}),
+        FeedEvent("r2", "register", T0 + 9 * 24 * H, "N2", "dev-2"),  # outside the window
+        FeedEvent("c2", "referral_click", T0, None, "dev-2", {"referral_code": code})])  # fmt: skip
+    s = engine.process()
+    assert (s.attributed, s.steps, s.rewards) == (1, 2, 1)
+    assert engine.referral("N1").touched_at == T0
+    assert [r["step_id"] for r in engine.steps_of(engine.referral("N1").referral_id)] == [
+        "register", "quota_test"]  # fmt: skip
+    assert len(engine.ledger.coupons("C1")) == 1
+    assert engine.process().events == 0

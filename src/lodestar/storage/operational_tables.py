@@ -404,6 +404,8 @@ event_feed = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Index("ix_event_feed_event_id", "event_id", unique=True),
     Index("ix_event_feed_customer_id_event_name", "customer_id", "event_name"),
+    # referrals look up a device's registration when its click arrives after it (0011)
+    Index("ix_event_feed_anonymous_id_event_name", "anonymous_id", "event_name"),
 )
 
 #: Member-get-member referrals (lodestar.campaigns.referrals). One code per customer and

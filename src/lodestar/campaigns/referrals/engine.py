@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -65,6 +65,8 @@ class ReferralEvent:
     customer_id: str | None = None
     anonymous_id: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    #: its place in the live event feed, when it came from there
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ class ReferralEngine:
         stored = event_feed.read_after(self.store, int(after or 0),
                                        names=self.programme.event_names, limit=limit)  # fmt: skip
         summary = self.handle(ReferralEvent(e.event_id, e.event_name, e.ts, e.customer_id,
-                                            e.anonymous_id, e.properties) for e in stored)  # fmt: skip
+                                            e.anonymous_id, e.properties, e.seq)
+                              for e in stored)  # fmt: skip
         if stored:
             summary.last_seq = stored[-1].seq
             self._move_cursor(stored[-1].seq)
@@ -205,8 +208,47 @@ class ReferralEngine:
                             anonymous_id=event.anonymous_id, how=how)  # fmt: skip
         if result == "recorded":
             summary.touches += 1
+            self._earlier_first_steps(event, ts, summary)
         else:
             summary.skipped[result] += 1
+
+    def _earlier_first_steps(self, touch: ReferralEvent, ts: datetime, summary: Summary) -> None:
+        """A click can reach the feed after the registration it led to (an H5 page and the
+        app's back end report separately): look in the feed, before the click, for first-step
+        events by the touch's customer or device inside the window after it; a customer nobody
+        referred yet is attributed now, and their step events up to the click are replayed in
+        feed order (each step still counts once). Events after the click are the cursor's."""
+        if touch.seq is None:
+            return  # not from the feed: nothing in it to look back at
+        first = self.programme.steps[0]
+        who = []
+        if touch.customer_id:
+            who.append(event_feed_table.c.customer_id == touch.customer_id)
+        if touch.anonymous_id:
+            who.append(event_feed_table.c.anonymous_id == touch.anonymous_id)
+        if not who:
+            return
+        q = (sa.select(event_feed_table.c.customer_id).where(sa.or_(*who))
+             .where(event_feed_table.c.event_name == first.event)
+             .where(event_feed_table.c.customer_id.is_not(None))
+             .where(event_feed_table.c.ts >= ts).where(event_feed_table.c.ts <= ts + self.window)
+             .where(event_feed_table.c.seq < touch.seq)
+             .order_by(event_feed_table.c.seq).limit(20))  # fmt: skip
+        with self.store.engine.connect() as conn:
+            customers = list(dict.fromkeys(str(c) for c in conn.execute(q).scalars()))
+            done = {r.referee_id for r in _referrals_of(conn, self.pid, customers)}  # fmt: skip
+            later = (sa.select(event_feed_table)
+                     .where(event_feed_table.c.customer_id.in_(
+                         [c for c in customers if c not in done] or [""]))
+                     .where(event_feed_table.c.event_name.in_([s.event
+                                                               for s in self.programme.steps]))
+                     .where(event_feed_table.c.ts >= ts)
+                     .where(event_feed_table.c.seq < touch.seq)
+                     .order_by(event_feed_table.c.seq))  # fmt: skip
+            replay = [_feed_event(r) for r in conn.execute(later).mappings()]
+        for event in replay:
+            for step in self.programme.steps_for(event.event_name):
+                self._step_event(step, event, _utc(event.ts), summary)
 
     def touch(self, code: str, *, event_id: str, ts: datetime, customer_id: str | None = None,
               anonymous_id: str | None = None, how: str = "click") -> str:  # fmt: skip
@@ -420,6 +462,23 @@ def _meets(properties: dict[str, Any], name: str, at_least: Decimal) -> bool:
         return Decimal(str(value)) >= at_least
     except InvalidOperation:
         return False
+
+
+def _feed_event(row: Any) -> ReferralEvent:
+    return ReferralEvent(row["event_id"], row["event_name"], _utc(row["ts"]), row["customer_id"],
+                         row["anonymous_id"],
+                         json.loads(row["properties"]) if row["properties"] else {},
+                         int(row["seq"]))  # fmt: skip
+
+
+def _referrals_of(conn: Connection, programme_id: str,
+                  referee_ids: Sequence[str | None]) -> list[Referral]:  # fmt: skip
+    ids = sorted({r for r in referee_ids if r})
+    if not ids:
+        return []
+    rows = conn.execute(sa.select(referrals).where(referrals.c.programme_id == programme_id)
+                        .where(referrals.c.referee_id.in_(ids))).mappings()  # fmt: skip
+    return [referral_from(r) for r in rows]
 
 
 def _referral_of(conn: Connection, programme_id: str, referee_id: str) -> Referral | None:

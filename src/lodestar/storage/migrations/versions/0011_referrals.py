@@ -1,5 +1,6 @@
 """Member-get-member referrals: codes, touches, referrals, steps, rewards, fraud flags and the
-event-feed cursor of each programme (lodestar.campaigns.referrals).
+event-feed cursor of each programme (lodestar.campaigns.referrals); the event feed gains an index
+on the device (anonymous_id).
 
 Revision ID: 0011
 Revises: 0010
@@ -20,6 +21,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # a click that arrives after the registration it led to is matched by its device
+    op.create_index("ix_event_feed_anonymous_id_event_name", "event_feed",
+                    ["anonymous_id", "event_name"])  # fmt: skip
     op.create_table(
         "referral_codes",
         sa.Column("code", sa.String(32), nullable=False),
@@ -133,6 +137,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_event_feed_anonymous_id_event_name", table_name="event_feed")
     op.drop_table("referral_cursors")
     op.drop_table("referral_flags")
     op.drop_table("referral_rewards")
