@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from lodestar.reports.html import Section
 
 REFERRALS_FILE = "referrals.yaml"
+#: the key of the workspace's identity digests (fraud rules); never in the operational store
+FINGERPRINT_KEY_FILE = "secrets/fingerprint.key"
 
 
 class ReferralsMixin:
@@ -72,12 +74,45 @@ class ReferralsMixin:
         catalogue = self.rights_catalogue() if programme.right_ids else None
         return ReferralEngine(self.ops, programme, catalogue, identities=self._fingerprints,
                               time_zone=self.config.default_time_zone,
-                              actor=actor or _actor())  # fmt: skip
+                              actor=actor or _actor(),
+                              fingerprint_key=self.fingerprint_key())  # fmt: skip
+
+    def fingerprint_key(self) -> bytes:
+        """The workspace's key for identity digests: ``LODESTAR_FINGERPRINT_KEY`` (hex), else
+        ``secrets/fingerprint.key`` in the workspace, made once with 32 random bytes (owner
+        read-only). Keep it with the workspace: digests made with another key match nothing."""
+        import os
+        import secrets
+
+        env = os.environ.get("LODESTAR_FINGERPRINT_KEY")
+        if env:
+            try:
+                return bytes.fromhex(env)
+            except ValueError:
+                raise ConfigError("LODESTAR_FINGERPRINT_KEY is not hexadecimal",
+                                  hint="e.g. python -c 'import secrets; "
+                                       "print(secrets.token_hex(32))'") from None  # fmt: skip
+        path = self.root / FINGERPRINT_KEY_FILE
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            # written aside, then linked into place: link fails if another process was first,
+            # and nobody ever reads a half-written key
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            tmp.write_text(secrets.token_hex(32), encoding="ascii")
+            tmp.chmod(0o400)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
 
     def _fingerprints(self, customer_ids: Sequence[str]) -> dict[str, Fingerprint]:
         """Phones, ID numbers and devices of these customers, hashed at once."""
         from lodestar.campaigns.referrals.fingerprints import fingerprint
 
+        key = self.fingerprint_key()
         ids = sorted(set(customer_ids))
         if not ids:
             return {}
@@ -95,7 +130,7 @@ class ReferralsMixin:
         found = {r["customer_id"]: r for r in people}
         return {c: fingerprint(c, phone=(found.get(c) or {}).get("phone"),
                                id_number=(found.get(c) or {}).get("id_number"),
-                               devices=devices.get(c, ()))
+                               devices=devices.get(c, ()), key=key)
                 for c in ids if c in found or c in devices}  # fmt: skip
 
     # -- operations ---------------------------------------------------------------------------

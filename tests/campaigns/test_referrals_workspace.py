@@ -74,6 +74,10 @@ def test_the_example_programme_end_to_end_through_the_workspace(ws: Workspace) -
     assert "王小明" not in section.html
     page = ws.report(locale="zh-CN").read_text(encoding="utf-8")
     assert "贷款测额邀请有礼" in page and "邀请排行榜" in page
+    # the digests are keyed by the workspace's own key, kept out of the operational store
+    key_file = ws.root / "secrets" / "fingerprint.key"
+    assert len(ws.fingerprint_key()) == 32 and oct(key_file.stat().st_mode)[-3:] == "400"
+    assert "13800000001" not in str(ws.ops.audit_entries(100))
     actions = [e["action"] for e in ws.ops.audit_entries(50)]
     assert "referral.confirm" in actions and actions.count("referral.attribute") == 2
 

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from lodestar.campaigns import event_feed
 from lodestar.campaigns.referrals import codes, fraud, rewards
 from lodestar.campaigns.referrals.fingerprints import (
+    DEMO_KEY,
     Fingerprint,
     IdentityLookup,
     no_identities,
@@ -110,7 +111,10 @@ class ReferralEngine:
     def __init__(self, store: OperationalStore, programme: Programme,
                  catalogue: RightsCatalogue | None = None, *,
                  identities: IdentityLookup = no_identities, time_zone: str = "Asia/Shanghai",
-                 clock: Callable[[], datetime] | None = None, actor: str = "system") -> None:  # fmt: skip
+                 clock: Callable[[], datetime] | None = None, actor: str = "system",
+                 fingerprint_key: bytes = DEMO_KEY) -> None:  # fmt: skip
+        """``identities`` must hash with ``fingerprint_key`` too (the engine hashes the
+        devices it finds in the event feed with it)."""
         missing = [r for r in programme.right_ids
                    if catalogue is None or r not in {x.id for x in catalogue.rights}]  # fmt: skip
         if missing:
@@ -122,6 +126,7 @@ class ReferralEngine:
         self.programme = programme
         self.catalogue = catalogue
         self.identities = identities
+        self.key = fingerprint_key
         self.clock = clock or (lambda: datetime.now(UTC))
         self.ledger = RightsLedger(store, time_zone=time_zone, clock=self.clock)
         self.actor = actor
@@ -310,9 +315,9 @@ class ReferralEngine:
         referrer_id = str(touch["referrer_id"])
         fps = self.identities([referrer_id]) | known
         referee_fp = fps.get(referee_id, Fingerprint(referee_id)).with_devices(
-            devices | ({touch["anonymous_id"]} if touch["anonymous_id"] else set()))
+            devices | ({touch["anonymous_id"]} if touch["anonymous_id"] else set()), self.key)
         referrer_fp = fps.get(referrer_id, Fingerprint(referrer_id)).with_devices(
-            self._feed_devices(referrer_id))
+            self._feed_devices(referrer_id), self.key)
         hits = fraud.check(conn, self.pid, self.programme.fraud, referrer_fp, referee_fp, at)
         status = "flagged" if hits else "active"
         result = conn.execute(sa.insert(referrals).values(

@@ -1,8 +1,13 @@
-"""Identity fingerprints of a customer — phone, ID number, devices — as salted SHA-256 digests.
+"""Identity fingerprints of a customer — phone, ID number, devices — as keyed digests
+(HMAC-SHA-256).
 
 The fraud rules compare customers by these digests and store only them (and their first 12
 hex digits as evidence): a reviewer sees that two referrals share a phone, never the phone.
-Values are normalised first so ``138-1234-5678`` and ``+86 13812345678`` match.
+Values are normalised first so ``138-1234-5678`` and ``+86 13812345678`` match. The digest is
+keyed because an unkeyed hash of a phone number is no protection (China's mobile numbers are
+about 10^9: a GPU tries them all in seconds); a workspace keeps its own key
+(:meth:`lodestar.workspace_referrals.ReferralsMixin.fingerprint_key`), and without it the
+digests cannot be reversed by trying numbers.
 
 >>> a = fingerprint("C1", phone="+86 138-1234-5678", id_number="11010119900307123x")
 >>> b = fingerprint("C2", phone="13812345678")
@@ -13,16 +18,19 @@ True
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-_SALT = b"lodestar-referrals\x00"
+#: The key of tests and examples only; a workspace uses its own random key.
+DEMO_KEY = b"lodestar-referrals-demo-key"
 
 
-def digest(kind: str, value: str) -> str:
-    """The salted digest of a normalised value (``kind``: phone, id_number, device)."""
-    return hashlib.sha256(_SALT + kind.encode() + b"\x00" + value.encode("utf-8")).hexdigest()
+def digest(kind: str, value: str, key: bytes = DEMO_KEY) -> str:
+    """The keyed digest of a normalised value (``kind``: phone, id_number, device)."""
+    message = kind.encode() + b"\x00" + value.encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _phone(value: str) -> str | None:
@@ -49,19 +57,19 @@ class Fingerprint:
         pairs = [("phone", self.phone), ("id_number", self.id_number)]
         return [(k, d) for k, d in pairs if d] + [("device", d) for d in sorted(self.devices)]
 
-    def with_devices(self, devices: Iterable[str]) -> Fingerprint:
-        extra = {digest("device", d) for d in devices if d}
+    def with_devices(self, devices: Iterable[str], key: bytes = DEMO_KEY) -> Fingerprint:
+        extra = {digest("device", d, key) for d in devices if d}
         return Fingerprint(self.customer_id, self.phone, self.id_number, self.devices | extra)
 
 
 def fingerprint(customer_id: str, *, phone: str | None = None, id_number: str | None = None,
-                devices: Iterable[str] = ()) -> Fingerprint:  # fmt: skip
+                devices: Iterable[str] = (), key: bytes = DEMO_KEY) -> Fingerprint:  # fmt: skip
     """A customer's fingerprint from raw values (which are hashed here and not kept)."""
     p = _phone(phone) if phone else None
     i = _id_number(id_number) if id_number else None
-    return Fingerprint(customer_id, digest("phone", p) if p else None,
-                       digest("id_number", i) if i else None,
-                       frozenset(digest("device", d) for d in devices if d))  # fmt: skip
+    return Fingerprint(customer_id, digest("phone", p, key) if p else None,
+                       digest("id_number", i, key) if i else None,
+                       frozenset(digest("device", d, key) for d in devices if d))  # fmt: skip
 
 
 #: Fingerprints of customers by id (those it knows); the workspace reads the customers' phones
