@@ -12,7 +12,7 @@ steps a referee goes through and what each step earns, the budget, and the fraud
 ...     event: quota_test
 ...     rewards: [{to: referrer, right: cashback_20}]
 ... ''')
->>> [s.id for s in p.steps], p.steps[1].rewards[0].to
+>>> [s.id for s in p.steps], p.steps[1].rewards[0].to.value
 (['register', 'quota_test'], 'referrer')
 """
 
