@@ -41,6 +41,7 @@ from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_campaigns import CampaignsMixin
 from lodestar.workspace_decisioning import DecisioningMixin
 from lodestar.workspace_experiments import ExperimentsMixin
+from lodestar.workspace_referrals import ReferralsMixin
 from lodestar.workspace_rights import RightsMixin
 from lodestar.workspace_security import SecurityMixin
 
@@ -84,7 +85,8 @@ def default_workspace_path() -> Path:
 _actor = local_actor
 
 
-class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ExperimentsMixin):
+class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ReferralsMixin,
+                ExperimentsMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
     def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None,
@@ -428,10 +430,14 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Ex
         """Write the HTML overview report (charts work offline). Default: ``report.html``."""
         from lodestar.reports.html import render_report
         from lodestar.reports.overview import build_overview
+        from lodestar.workspace_referrals import REFERRALS_FILE
 
         target = Path(path) if path else self.root / "report.html"
         overview = build_overview(self.engine, self.config.default_time_zone)
-        return render_report(target, overview, locale=locale, stages=stages, runs=self.runs(10))
+        # a workspace running a referral programme shows its funnel and leaderboard too
+        extra = [self.referral_section(locale)] if (self.root / REFERRALS_FILE).is_file() else []
+        return render_report(target, overview, locale=locale, stages=stages, runs=self.runs(10),
+                             extra_sections=extra)  # fmt: skip
 
     # -- profile ------------------------------------------------------------------------------
     def rfm(self, config: RfmConfig | None = None, *, save: bool = True) -> RfmResult:

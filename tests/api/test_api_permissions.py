@@ -25,6 +25,15 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Permission]] = [
     ("PUT", "/v1/campaigns/CMP_TEST", {"campaign": "CMP_TEST", "name": "t"},
      Permission.CAMPAIGNS_WRITE),
     ("POST", "/v1/campaigns/CMP_TEST/actions/cancel", None, Permission.CAMPAIGNS_ACT),
+    ("GET", "/v1/referrals/programme", None, Permission.REFERRALS_READ),
+    ("POST", "/v1/referrals/codes/C1", None, Permission.REFERRALS_WRITE),
+    ("POST", "/v1/referrals/attributions", {"referee_id": "C2", "code": "LQ7KX2M9QD"},
+     Permission.REFERRALS_WRITE),
+    ("POST", "/v1/referrals/process", None, Permission.REFERRALS_WRITE),
+    ("GET", "/v1/referrals/funnel", None, Permission.REFERRALS_READ),
+    ("GET", "/v1/referrals/leaderboard", None, Permission.REFERRALS_READ),
+    ("GET", "/v1/referrals/flags", None, Permission.REFERRALS_READ),
+    ("POST", "/v1/referrals/1/review", {"decision": "clear"}, Permission.REFERRALS_REVIEW),
 ]
 
 
@@ -35,7 +44,9 @@ def test_every_v1_route_is_in_the_matrix_test(client: TestClient) -> None:
               if p.startswith("/v1") and not p.startswith("/v1/webhooks") for m in ops}  # fmt: skip
     assert served == {(m, p.replace("CMP_TEST-v1", "{plan_id}").replace("/C1", "/{customer_id}")
                        .replace("/campaigns/CMP_TEST", "/campaigns/{campaign_id}")
-                       .replace("/actions/cancel", "/actions/{action}"))
+                       .replace("/actions/cancel", "/actions/{action}")
+                       .replace("/codes/C1", "/codes/{customer_id}")
+                       .replace("/referrals/1/", "/referrals/{referral_id}/"))
                       for m, p, _, _ in ROUTES}  # fmt: skip
 
 
@@ -60,6 +71,8 @@ def test_every_role_on_every_route(client: TestClient, auth: Callable[[Role], di
         expected = {Permission.SNAPSHOT_REBUILD: 400}.get(permission, 200)
         if path.startswith("/v1/campaigns/CMP_TEST") and method == "GET":
             expected = 404
+        if path.startswith("/v1/referrals"):
+            expected = 400  # the API test workspace has no referrals.yaml
         if permission is Permission.CAMPAIGNS_ACT:
             expected = 404 if role.value in TRANSITIONS["cancel"][2] else 403
         assert got.status_code == expected, got.text

@@ -47,6 +47,8 @@ class StoredEvent:
     ts: datetime
     customer_id: str | None
     properties: dict[str, Any]
+    #: the device or cookie the event came from (referral fraud rules compare devices)
+    anonymous_id: str | None = None
 
 
 def append(store: OperationalStore, events: Iterable[FeedEvent], *, source: str = "api",
@@ -109,4 +111,5 @@ def _stored(r: Any) -> StoredEvent:
         ts = ts.replace(tzinfo=UTC)
     return StoredEvent(seq=int(r["seq"]), event_id=r["event_id"], event_name=r["event_name"],
                        ts=ts, customer_id=r["customer_id"],
-                       properties=json.loads(r["properties"]) if r["properties"] else {})  # fmt: skip
+                       properties=json.loads(r["properties"]) if r["properties"] else {},
+                       anonymous_id=r["anonymous_id"])  # fmt: skip

@@ -184,6 +184,7 @@ def register_commands() -> None:
         plan_commands,
         policy_commands,
         profile_commands,
+        referral_commands,
         rights_commands,
         segment_commands,
         serve_commands,

@@ -39,6 +39,9 @@ class Permission(StrEnum):
     CAMPAIGNS_READ = "campaigns:read"
     CAMPAIGNS_WRITE = "campaigns:write"
     CAMPAIGNS_ACT = "campaigns:act"
+    REFERRALS_READ = "referrals:read"
+    REFERRALS_WRITE = "referrals:write"
+    REFERRALS_REVIEW = "referrals:review"
 
 
 _PEOPLE_WHO_ANALYSE = frozenset(
@@ -61,6 +64,12 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.CAMPAIGNS_WRITE: frozenset({Role.MARKETER, Role.ADMIN}),
     Permission.CAMPAIGNS_ACT: frozenset({Role.MARKETER, Role.APPROVER, Role.COMPLIANCE,
                                          Role.ADMIN}),
+    # referrals: funnel and leaderboard (ids, masked names) are dashboard figures, so viewers
+    # read them too; marketers run the programme (codes, attribution, processing); a fraud
+    # flag is reviewed by marketing or compliance
+    Permission.REFERRALS_READ: _PEOPLE_WHO_ANALYSE | {Role.VIEWER},
+    Permission.REFERRALS_WRITE: frozenset({Role.MARKETER, Role.ADMIN}),
+    Permission.REFERRALS_REVIEW: frozenset({Role.MARKETER, Role.COMPLIANCE, Role.ADMIN}),
 }
 
 

@@ -404,6 +404,139 @@ event_feed = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Index("ix_event_feed_event_id", "event_id", unique=True),
     Index("ix_event_feed_customer_id_event_name", "customer_id", "event_name"),
+    # referrals look up a device's registration when its click arrives after it (0011)
+    Index("ix_event_feed_anonymous_id_event_name", "anonymous_id", "event_name"),
+)
+
+#: Member-get-member referrals (lodestar.campaigns.referrals). One code per customer and
+#: programme: random (unguessable) and kept (stable), unique across programmes.
+referral_codes = Table(
+    "referral_codes",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("programme_id", String(64), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_referral_codes_programme_id_customer_id", "programme_id", "customer_id",
+          unique=True),
+)
+
+#: Clicks on a referral link and codes typed in: the touches attribution chooses from. The
+#: same event id is one touch; ``anonymous_id`` is the device that clicked.
+referral_touches = Table(
+    "referral_touches",
+    metadata,
+    Column("touch_id", Integer, primary_key=True, autoincrement=True),
+    Column("programme_id", String(64), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("referrer_id", String(64), nullable=False),
+    Column("customer_id", String(64)),
+    Column("anonymous_id", String(128)),
+    Column("event_id", String(128), nullable=False),
+    Column("how", String(16), nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Index("ix_referral_touches_programme_id_event_id", "programme_id", "event_id", unique=True),
+    Index("ix_referral_touches_programme_id_customer_id", "programme_id", "customer_id"),
+    Index("ix_referral_touches_programme_id_anonymous_id", "programme_id", "anonymous_id"),
+)
+
+#: One referrer per referee and programme (the unique index), chosen by the first valid touch
+#: inside the attribution window; ``status`` is active, flagged (fraud rules hit, rewards
+#: withheld until review), cleared (reviewed, rewards released) or fraud (confirmed).
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", Integer, primary_key=True, autoincrement=True),
+    Column("programme_id", String(64), nullable=False),
+    Column("referee_id", String(64), nullable=False),
+    Column("referrer_id", String(64), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("how", String(16), nullable=False),
+    Column("touch_event_id", String(128)),
+    Column("touched_at", DateTime(timezone=True), nullable=False),
+    Column("attributed_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Index("ix_referrals_programme_id_referee_id", "programme_id", "referee_id", unique=True),
+    Index("ix_referrals_programme_id_referrer_id", "programme_id", "referrer_id"),
+)
+
+#: Hashed identity fingerprints (phone, ID number, device) of each referral's referee: what
+#: the shared-device / shared-phone rule counts. Hashes only, never the values.
+referral_fingerprints = Table(
+    "referral_fingerprints",
+    metadata,
+    Column("referral_id", Integer, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("programme_id", String(64), nullable=False),
+    ForeignKeyConstraint(["referral_id"], ["referrals.referral_id"]),
+    Index("ix_referral_fingerprints_programme_id_kind_digest", "programme_id", "kind", "digest"),
+)
+
+#: Steps each referral reached (the primary key: each step once), with what became of its
+#: rewards: issued, none (the step has none), withheld (flagged), refused (budget; ``reason``)
+#: or forfeited (fraud confirmed).
+referral_steps = Table(
+    "referral_steps",
+    metadata,
+    Column("referral_id", Integer, primary_key=True),
+    Column("step_id", String(64), primary_key=True),
+    Column("event_id", String(128), nullable=False),
+    Column("reached_at", DateTime(timezone=True), nullable=False),
+    Column("reward_status", String(16), nullable=False),
+    Column("reason", Text),
+    ForeignKeyConstraint(["referral_id"], ["referrals.referral_id"]),
+)
+
+#: Rewards issued through the rights ledger: at most one per referral, step and role.
+referral_rewards = Table(
+    "referral_rewards",
+    metadata,
+    Column("reward_id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", Integer, nullable=False),
+    Column("programme_id", String(64), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("right_id", String(64)),
+    Column("points", Integer),
+    Column("cost", Amount, nullable=False),
+    Column("entry_id", Integer, nullable=False),
+    Column("coupon_id", String(64)),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(["referral_id"], ["referrals.referral_id"]),
+    ForeignKeyConstraint(["entry_id"], ["rights_entries.entry_id"]),
+    Index("ix_referral_rewards_referral_id_step_id_role", "referral_id", "step_id", "role",
+          unique=True),
+    Index("ix_referral_rewards_programme_id", "programme_id"),
+)
+
+#: Fraud rules a referral hit, with their evidence (hashes and counts, no personal data), and
+#: the review: open, cleared or confirmed, by whom and when.
+referral_flags = Table(
+    "referral_flags",
+    metadata,
+    Column("flag_id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", Integer, nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("flagged_at", DateTime(timezone=True), nullable=False),
+    Column("review", String(16), nullable=False),
+    Column("reviewer", String(128)),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("note", Text),
+    ForeignKeyConstraint(["referral_id"], ["referrals.referral_id"]),
+    Index("ix_referral_flags_referral_id", "referral_id"),
+    Index("ix_referral_flags_review", "review"),
+)
+
+#: How far each programme has read the live event feed (its ``seq``).
+referral_cursors = Table(
+    "referral_cursors",
+    metadata,
+    Column("programme_id", String(64), primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 #: One row per customer's pass through a campaign's journey (lodestar.campaigns.journeys):

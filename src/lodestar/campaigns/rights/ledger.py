@@ -305,6 +305,32 @@ class RightsLedger:
             return Issued(replay, _coupon_of_entry(conn, replay.entry_id))
         return self._issue_locked(conn, right, customer_id, key, kind, reference, actor, extra)
 
+    # -- on a caller's locked transaction ----------------------------------------------------
+    def issue_in(self, conn: Connection, right: Right, customer_id: str, key: str, *,
+                 actor: str = "system") -> Issued:  # fmt: skip
+        """:meth:`issue` on the caller's transaction, which must come from
+        ``store.locked(budget_lock(right.id), ...)``: for callers whose own rows must commit
+        with the issue or not at all (referral rewards)."""
+        reference = f"right:{right.id}:customer:{customer_id}"
+        return self._issue_or_replay(conn, right, customer_id, key, EntryKind.ISSUE, reference,
+                                     actor, [])  # fmt: skip
+
+    def earn_in(self, conn: Connection, customer_id: str, points: int, rule: str, key: str, *,
+                actor: str = "system") -> Entry:  # fmt: skip
+        """Credit ``points`` under ``rule`` on the caller's transaction, which must come from
+        ``store.locked(points_lock(customer_id), ...)``. A repeat of ``key`` returns the first
+        entry."""
+        amount = Decimal(points).quantize(Decimal("0.01"))
+        if amount <= 0 or amount != amount.to_integral_value():
+            raise RightsError(f"points earned must be a positive whole number, got {points}")
+        reference = f"rule:{rule}:customer:{customer_id}"
+        replay = self._replay(conn, key, EntryKind.EARN, reference)
+        if replay is not None:
+            return replay
+        return self._post(conn, EntryKind.EARN, key, reference, actor,
+                          [Posting(points_account(customer_id), Unit.POINTS, amount),
+                           Posting(POINTS_LIABILITY, Unit.POINTS, -amount)], note=rule)  # fmt: skip
+
     def redeem(self, coupon_id: str, key: str, *, face_points: int | None = None,
                actor: str = "system") -> Entry:  # fmt: skip
         """Redeem an issued, unexpired coupon: its cost moves from the customer's wallet to the
