@@ -40,6 +40,7 @@ from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_campaigns import CampaignsMixin
 from lodestar.workspace_decisioning import DecisioningMixin
+from lodestar.workspace_events import EventsMixin
 from lodestar.workspace_experiments import ExperimentsMixin
 from lodestar.workspace_rights import RightsMixin
 from lodestar.workspace_security import SecurityMixin
@@ -84,7 +85,8 @@ def default_workspace_path() -> Path:
 _actor = local_actor
 
 
-class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ExperimentsMixin):
+class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ExperimentsMixin,
+                EventsMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
     def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None,
@@ -168,7 +170,7 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Ex
 
     # -- loading ------------------------------------------------------------------------------
     def _loader(self, progress: Progress | None, actor: str | None) -> Loader:
-        return Loader(
+        loader = Loader(
             self.engine,
             self.ops,
             self.root / "staging",
@@ -176,6 +178,9 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Ex
             actor=actor or _actor(),
             progress=progress,
         )
+        # loaded events that live campaigns listen to go on to the live feed (journeys)
+        loader.after_apply = self._feed_listened
+        return loader
 
     def ingest(
         self,

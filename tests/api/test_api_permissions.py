@@ -24,6 +24,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Permission]] = [
     ("PUT", "/v1/campaigns/CMP_TEST", {"campaign": "CMP_TEST", "name": "t"},
      Permission.CAMPAIGNS_WRITE),
     ("POST", "/v1/campaigns/CMP_TEST/actions/cancel", None, Permission.CAMPAIGNS_ACT),
+    ("POST", "/v1/events", {"events": [{"event_id": "E1", "ts": "2026-12-01T09:00:00+08:00",
+                                        "anonymous_id": "D1", "event_name": "app_open"}]},
+     Permission.EVENTS_WRITE),
 ]
 
 
@@ -44,6 +47,10 @@ def test_the_matrix_as_the_issue_asks() -> None:
     assert Role.VIEWER not in MATRIX[Permission.PLANS_READ]
     assert Role.DECISIONING not in MATRIX[Permission.PLANS_READ]
     assert {Role.ANALYST, Role.ADMIN} <= MATRIX[Permission.PLANS_READ]
+    # event sources write events and nothing else; people other than admins do not write them
+    assert MATRIX[Permission.EVENTS_WRITE] == {Role.INTEGRATION, Role.ADMIN}
+    assert all(Role.INTEGRATION not in roles for p, roles in MATRIX.items()
+               if p is not Permission.EVENTS_WRITE)  # fmt: skip
 
 
 @pytest.mark.parametrize("role", list(Role))

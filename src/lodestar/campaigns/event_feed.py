@@ -37,6 +37,9 @@ class FeedEvent:
     customer_id: str | None = None
     anonymous_id: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    #: the other canonical fields of the ``events`` entity (platform, page, session_id...),
+    #: kept for the analytical store; journeys do not read them
+    context: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ def append(store: OperationalStore, events: Iterable[FeedEvent], *, source: str 
                "ts": e.ts if e.ts.tzinfo is not None else e.ts.replace(tzinfo=UTC),
                "properties": json.dumps(e.properties, ensure_ascii=False, sort_keys=True)
                if e.properties else None,
+               "context": json.dumps(e.context, ensure_ascii=False, sort_keys=True)
+               if e.context else None,
                "source": source, "received_at": at} for e in events]  # fmt: skip
     if not values:
         return 0

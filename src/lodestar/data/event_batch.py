@@ -1,0 +1,140 @@
+"""A batch of customer events as a client sends them (JSON objects), checked against the
+canonical ``events`` entity with the same validation as ingestion.
+
+The events API, ``lodestar events post`` and ``Workspace.post_events`` all come through here:
+each event is an object with the fields of :data:`~lodestar.data.schema.EVENTS` (``event_id``,
+``ts`` with a UTC offset, ``customer_id`` or ``anonymous_id``, ``event_name``, ``properties``
+as an object...). Every problem of every event is reported in one
+:class:`~lodestar.data.validation.ValidationReport` (row = the event's position), and a batch
+with any problem is refused whole.
+
+>>> events, report = check_events([{"event_id": "e1", "ts": "2026-12-01T09:00:00+08:00",
+...                                 "customer_id": "C1", "event_name": "app_open"}])
+>>> report.ok, events[0].ts.isoformat()
+(True, '2026-12-01T01:00:00+00:00')
+>>> _, bad = check_events([{"event_id": "e2", "ts": "2026-12-01 09:00", "event_name": "X"}])
+>>> sorted(str(v.column) for v in bad.detailed)
+['None', 'event_name', 'ts']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from lodestar.data.schema import EVENTS, FieldType
+from lodestar.data.validation import _TS_RE, ValidationReport, Violation, coerce_batch
+
+if TYPE_CHECKING:
+    from lodestar.campaigns.event_feed import FeedEvent
+
+#: The most events one batch may carry (the events API answers 422 beyond it).
+MAX_EVENTS = 1000
+#: Fields kept in the feed's own columns; the rest of the entity travels as ``context``.
+_FEED_COLUMNS = ("event_id", "ts", "customer_id", "anonymous_id", "event_name", "properties")
+CONTEXT_FIELDS = tuple(f.name for f in EVENTS.fields if f.name not in _FEED_COLUMNS)
+_NAMES = frozenset(EVENTS.field_names)
+# A client's clock and zone are its own: an event time must say its offset (Z, +08:00).
+_HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)\s*$")
+
+#: known_customers(ids) -> the subset of ``ids`` that are customers of the workspace
+KnownCustomers = Callable[[list[str]], set[str]]
+
+
+def check_events(
+    events: Sequence[Any],
+    *,
+    rows: Sequence[int] | None = None,
+    source: str = "events",
+    known_customers: KnownCustomers | None = None,
+) -> tuple[list[FeedEvent], ValidationReport]:
+    """The events as :class:`~lodestar.campaigns.event_feed.FeedEvent` and the report of every
+    problem (``rows``: each event's row or line in its source; default its position from 0).
+    The events are meaningful only when ``report.ok``."""
+    from lodestar.campaigns.event_feed import FeedEvent
+
+    report = ValidationReport(source=source, kind="events")
+    numbers = np.asarray(rows if rows is not None else range(len(events)), dtype=np.int64)
+    report.rows_read = len(events)
+    columns: dict[str, list[Any]] = {name: [] for name in EVENTS.field_names}
+    for event, row in zip(events, numbers.tolist(), strict=True):
+        _flatten(event, int(row), columns, report)
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    typed = coerce_batch(table, EVENTS, rows=numbers, report=report)
+    _check_offsets(columns["ts"], numbers, report)
+    if known_customers is not None:
+        _check_customers(columns["customer_id"], numbers, report, known_customers)
+    if not report.ok:
+        return [], report
+    out: list[FeedEvent] = []
+    for r in typed.to_pylist():
+        context = {k: r[k] for k in CONTEXT_FIELDS if r[k] is not None}
+        out.append(FeedEvent(event_id=r["event_id"], event_name=r["event_name"], ts=r["ts"],
+                             customer_id=r["customer_id"], anonymous_id=r["anonymous_id"],
+                             properties=json.loads(r["properties"]) if r["properties"] else {},
+                             context=context))  # fmt: skip
+    return out, report
+
+
+def _flatten(event: Any, row: int, columns: dict[str, list[Any]],
+             report: ValidationReport) -> None:  # fmt: skip
+    """One event's values as text, in ``columns``; shapes text cannot hold are reported."""
+    if not isinstance(event, dict):
+        report.add(Violation.of("json", "unreadable.json", row=row,
+                                error=f"got {type(event).__name__}"))  # fmt: skip
+        event = {}
+    for name in event:
+        if name not in _NAMES:
+            report.add(Violation.of("unknown_column", row=row, column=str(name), kind="events"))
+    for fld in EVENTS.fields:
+        value = event.get(fld.name)
+        if value is None:
+            columns[fld.name].append(None)
+        elif fld.type is FieldType.JSON:
+            # an object as itself, or the text of one; anything else fails the object check
+            columns[fld.name].append(value if isinstance(value, str)
+                                     else json.dumps(value, ensure_ascii=False))  # fmt: skip
+        elif isinstance(value, dict | list):
+            report.add(Violation.of("type", "type.text", row=row, column=fld.name,
+                                    value=json.dumps(value, ensure_ascii=False)[:80]))  # fmt: skip
+            columns[fld.name].append(None)
+        elif isinstance(value, bool):
+            columns[fld.name].append("true" if value else "false")
+        else:
+            columns[fld.name].append(str(value))
+
+
+def _check_offsets(values: list[str | None], rows: np.ndarray, report: ValidationReport) -> None:
+    for value, row in zip(values, rows.tolist(), strict=True):
+        # only well-formed times: a malformed one is already reported by the coercion
+        if value is not None and re.match(_TS_RE, value.strip()) and not _HAS_OFFSET.search(value):
+            report.add(Violation.of("timestamp", "timestamp.zone", row=int(row), column="ts",
+                                    value=value[:80]))  # fmt: skip
+
+
+def _check_customers(values: list[str | None], rows: np.ndarray, report: ValidationReport,
+                     known: KnownCustomers) -> None:  # fmt: skip
+    """Events name customers the workspace has, as ingestion requires (a reference)."""
+    wanted = sorted({v for v in values if v is not None})
+    if not wanted:
+        return
+    missing = set(wanted) - known(wanted)
+    for value, row in zip(values, rows.tolist(), strict=True):
+        if value in missing:
+            report.add(Violation.of("reference", row=int(row), column="customer_id", value=value,
+                                    parent="customers", parent_column="customer_id"))  # fmt: skip
+
+
+def located(report: ValidationReport, locale: str, *, prefix: str = "events") -> list[dict[str, Any]]:
+    """The report's problems as ``{"field": "events[3].ts", "rule", "message", "value"}``."""
+    out = []
+    for v in sorted(report.detailed, key=lambda v: (v.row if v.row is not None else -1)):
+        where = prefix if v.row is None else f"{prefix}[{v.row}]"
+        out.append({"field": f"{where}.{v.column}" if v.column else where, "rule": v.rule,
+                    "message": v.message(locale), "value": v.value})  # fmt: skip
+    return out
