@@ -647,6 +647,13 @@ _EN: dict[str, str] = {
     "it safely",
     "cli.apikey.revoked": "API key {id} ({name}) revoked at {at}",
     "cli.apikey.none": "no API keys yet (lodestar apikey create NAME --role ROLE)",
+    "cli.events.posted": "{source}: {received} events, {new} new in the live feed, {duplicates} "
+    "already there",
+    "cli.events.flushed": "{events} events (feed {first}..{last}) flushed into the analytical "
+    "store, {inserted} new there (run {run_id})",
+    "cli.events.nothing_to_flush": "nothing to flush: every posted event is in the analytical "
+    "store",
+    "cli.progress.post": "Posting events",
     "cli.apikey.active": "active",
     "cli.apikey.revoked_state": "revoked",
     "cli.serve.starting": "serving workspace {path} on http://{host}:{port} ({workers} "
@@ -1259,6 +1266,10 @@ _ZH: dict[str, str] = {
     "cli.apikey.secret": "密钥见下方标准输出，仅显示这一次，请妥善保存",
     "cli.apikey.revoked": "API 密钥 {id}（{name}）已于 {at} 吊销",
     "cli.apikey.none": "尚无 API 密钥（lodestar apikey create 名称 --role 角色）",
+    "cli.events.posted": "{source}：共 {received} 个事件，{new} 个新写入实时事件流，{duplicates} 个已存在",
+    "cli.events.flushed": "已将 {events} 个事件（事件流 {first}..{last}）写入分析库，其中 {inserted} 个为新增（运行 {run_id}）",
+    "cli.events.nothing_to_flush": "无需写入：已提交的事件都已在分析库中",
+    "cli.progress.post": "正在提交事件",
     "cli.apikey.active": "有效",
     "cli.apikey.revoked_state": "已吊销",
     "cli.serve.starting": "正在服务工作区 {path}：http://{host}:{port}（{workers} 个工作进程）；API 文档见 /docs",

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -95,6 +96,42 @@ class EventsMixin:
             raise ValidationFailed(report)
         new = event_feed.append(self.ops, feed, source="api")
         return EventCounts(len(feed), new, len(feed) - new)
+
+    def post_events_file(self, path: str | Path, *, batch: int = 1000,
+                         progress: Progress | None = None) -> EventCounts:  # fmt: skip
+        """Post the events of a JSON Lines file (one event object a line) in batches of
+        ``batch``. The whole file is checked first: with any problem (reported by file, line
+        and field) nothing is stored; then each batch is stored in its own transaction, so a
+        run cut short is simply run again (the stored ids count as duplicates)."""
+        from lodestar.data.event_batch import MAX_EVENTS, check_events
+        from lodestar.data.validation import ValidationReport
+        from lodestar.errors import IngestError
+
+        src = Path(path)
+        if not src.is_file():
+            raise IngestError(f"{src}: no such file")
+        size = max(src.stat().st_size, 1)
+        batch = max(1, min(batch, MAX_EVENTS))
+        combined = ValidationReport(source=str(src), kind="events", line_offset=0)
+        for events, lines, _ in _jsonl_batches(src, batch, combined):
+            _, report = check_events(events, rows=lines, source=str(src),
+                                     known_customers=self._known_customers)  # fmt: skip
+            combined.rows_read += report.rows_read
+            for v in report.detailed:
+                combined.add(v)
+            for (rule, column), n in report.counts_by_column.items():
+                kept = sum(1 for v in report.detailed if (v.rule, v.column or "") == (rule, column))
+                combined.add_count(rule, column or None, n - kept)
+        if not combined.ok:
+            raise ValidationFailed(combined)
+        total = EventCounts(0, 0, 0)
+        for events, lines, done in _jsonl_batches(src, batch, combined):
+            got = self.post_events(events, rows=lines, source=str(src))
+            total = EventCounts(total.received + got.received, total.new + got.new,
+                                total.duplicates + got.duplicates)  # fmt: skip
+            if progress is not None:
+                progress("post", done, size)
+        return total
 
     def _known_customers(self, ids: list[str]) -> set[str]:
         table = self.engine.query(
@@ -192,6 +229,33 @@ class EventsMixin:
             posted = [r for r in rows if r["source"] != "ingest"]
             if posted:
                 yield "events", _events_table(posted, EVENTS)
+
+
+def _jsonl_batches(path: Path, size: int, report: Any) -> Iterator[tuple[list[Any], list[int], int]]:
+    """(events, their line numbers, bytes read so far) of a JSON Lines file, ``size`` at a
+    time; a line that is not JSON goes into ``report`` (and is left out)."""
+    import json
+
+    from lodestar.data.validation import Violation
+
+    events: list[Any] = []
+    lines: list[int] = []
+    done = 0
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            done += len(raw)
+            if not raw.strip():
+                continue
+            try:
+                events.append(json.loads(raw))
+                lines.append(number)
+            except ValueError as exc:
+                report.add(Violation.of("json", "unreadable.json", row=number, error=str(exc)))
+            if len(events) >= size:
+                yield events, lines, done
+                events, lines = [], []
+    if events:
+        yield events, lines, done
 
 
 def _feed_events(rows: list[dict[str, Any]]) -> list[Any]:
