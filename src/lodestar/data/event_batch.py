@@ -133,7 +133,7 @@ def _check_customers(values: list[str | None], rows: np.ndarray, report: Validat
 def located(report: ValidationReport, locale: str, *, prefix: str = "events") -> list[dict[str, Any]]:
     """The report's problems as ``{"field": "events[3].ts", "rule", "message", "value"}``."""
     out = []
-    for v in sorted(report.detailed, key=lambda v: (v.row if v.row is not None else -1)):
+    for v in sorted(report.detailed, key=lambda v: (-1 if v.row is None else v.row, v.column or "")):
         where = prefix if v.row is None else f"{prefix}[{v.row}]"
         out.append({"field": f"{where}.{v.column}" if v.column else where, "rule": v.rule,
                     "message": v.message(locale), "value": v.value})  # fmt: skip
