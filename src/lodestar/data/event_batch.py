@@ -28,7 +28,13 @@ import numpy as np
 import pyarrow as pa
 
 from lodestar.data.schema import EVENTS, FieldType
-from lodestar.data.validation import _TS_RE, ValidationReport, Violation, coerce_batch
+from lodestar.data.validation import (
+    _TS_OFFSET_RE,
+    _TS_RE,
+    ValidationReport,
+    Violation,
+    coerce_batch,
+)
 
 if TYPE_CHECKING:
     from lodestar.campaigns.event_feed import FeedEvent
@@ -39,8 +45,6 @@ MAX_EVENTS = 1000
 _FEED_COLUMNS = ("event_id", "ts", "customer_id", "anonymous_id", "event_name", "properties")
 CONTEXT_FIELDS = tuple(f.name for f in EVENTS.fields if f.name not in _FEED_COLUMNS)
 _NAMES = frozenset(EVENTS.field_names)
-# A client's clock and zone are its own: an event time must say its offset (Z, +08:00).
-_HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)\s*$")
 
 #: known_customers(ids) -> the subset of ``ids`` that are customers of the workspace
 KnownCustomers = Callable[[list[str]], set[str]]
@@ -112,9 +116,11 @@ def _flatten(event: Any, row: int, columns: dict[str, list[Any]],
 def _check_offsets(values: list[str | None], rows: np.ndarray, report: ValidationReport) -> None:
     for value, row in zip(values, rows.tolist(), strict=True):
         # only well-formed times: a malformed one is already reported by the coercion
-        if value is not None and re.match(_TS_RE, value.strip()) and not _HAS_OFFSET.search(value):
+        # a client's clock and zone are its own: a time must say its offset (Z, +08:00)
+        text = value.strip() if value is not None else ""
+        if re.match(_TS_RE, text) and not re.match(_TS_OFFSET_RE, text):
             report.add(Violation.of("timestamp", "timestamp.zone", row=int(row), column="ts",
-                                    value=value[:80]))  # fmt: skip
+                                    value=text[:80]))  # fmt: skip
 
 
 def _check_customers(values: list[str | None], rows: np.ndarray, report: ValidationReport,
