@@ -56,7 +56,7 @@ def append(store: OperationalStore, events: Iterable[FeedEvent], *, source: str 
            now: datetime | None = None) -> int:  # fmt: skip
     """Store the events whose ids are new, in one transaction; returns how many were new."""
     at = now or datetime.now(UTC)
-    values = [{"event_id": e.event_id, "customer_id": e.customer_id,
+    values: list[dict[str, Any]] = [{"event_id": e.event_id, "customer_id": e.customer_id,
                "anonymous_id": e.anonymous_id, "event_name": e.event_name,
                "ts": e.ts if e.ts.tzinfo is not None else e.ts.replace(tzinfo=UTC),
                "properties": json.dumps(e.properties, ensure_ascii=False, sort_keys=True)
@@ -80,7 +80,7 @@ def append(store: OperationalStore, events: Iterable[FeedEvent], *, source: str 
                 rows = [(v["event_id"], v["customer_id"], v["anonymous_id"], v["event_name"],
                          _sqlite_time(v["ts"]), v["properties"], v["context"], source,
                          _sqlite_time(at)) for v in chunk]  # fmt: skip
-                result = conn.exec_driver_sql(_SQLITE_APPEND, rows)  # type: ignore[arg-type]
+                result = conn.exec_driver_sql(_SQLITE_APPEND, rows)
             added += max(result.rowcount, 0)
     return added
 
