@@ -59,7 +59,7 @@ def test_a_bad_batch_is_refused_whole_with_every_problem_located(workspace: Work
     with pytest.raises(ValidationFailed) as caught:
         workspace.post_events(batch)
     where = {(v.row, v.column, v.rule) for v in caught.value.report.detailed}
-    assert {(1, "ts", "timestamp"), (1, "event_name", "pattern"), (1, "colour", "unknown_column"),
+    assert {(1, "ts", "timestamp_offset"), (1, "event_name", "pattern"), (1, "colour", "unknown_column"),
             (2, "ts", "timestamp"), (2, None, "one_of"), (2, "properties", "json"),
             (2, "page", "type"), (3, "customer_id", "reference"), (4, None, "json"),
             (4, "event_id", "required")} <= where  # fmt: skip

@@ -138,7 +138,7 @@ def _check_offsets(values: list[str | None], rows: np.ndarray, report: Validatio
     naive = pc.and_(pc.match_substring_regex(text, _TS_RE),
                     pc.invert(pc.match_substring_regex(text, _TS_OFFSET_RE)))  # fmt: skip
     for i in pc.indices_nonzero(pc.fill_null(naive, False)).to_pylist():
-        report.add(Violation.of("timestamp", "timestamp.zone", row=int(rows[i]), column="ts",
+        report.add(Violation.of("timestamp_offset", "timestamp.zone", row=int(rows[i]), column="ts",
                                 value=str(values[i])[:80]))  # fmt: skip
 
 
