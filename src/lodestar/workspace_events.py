@@ -29,12 +29,15 @@ import sqlalchemy as sa
 from lodestar.errors import ValidationFailed
 
 if TYPE_CHECKING:
+    from lodestar.campaigns.event_feed import FeedEvent
     from lodestar.config import EventSettings, WorkspaceConfig
     from lodestar.data.ingest import Loader, Progress, _Staging
     from lodestar.storage.analytical import AnalyticalEngine
     from lodestar.storage.operational import OperationalStore
 
 _log = logging.getLogger("lodestar")
+#: A context key of feed events attributed through the identities table (not sent so).
+MERGED = "identity_merged"
 #: The ingestion-run kind of a flush; its fingerprint ``event_feed:SEQ`` is the cursor.
 FLUSH_KIND = "event_feed"
 _CHUNK = 50_000
@@ -94,8 +97,29 @@ class EventsMixin:
                                     known_customers=self._known_customers)  # fmt: skip
         if not report.ok:
             raise ValidationFailed(report)
-        new = event_feed.append(self.ops, feed, source="api")
+        new = event_feed.append(self.ops, self._attributed(feed), source="api")
         return EventCounts(len(feed), new, len(feed) - new)
+
+    def _attributed(self, feed: list[FeedEvent]) -> list[FeedEvent]:
+        """Anonymous events whose id the identities table links to a customer carry that
+        customer in the feed, so journeys see them (the identity merge of ``events_resolved``).
+        The context marks them, so the flush stores the event as it was sent."""
+        from dataclasses import replace
+
+        from lodestar.storage.analytical import MERGE_ID_TYPES_SQL
+
+        wanted = sorted({e.anonymous_id for e in feed if e.customer_id is None and e.anonymous_id})
+        if not wanted:
+            return feed
+        table = self.engine.query(
+            "SELECT i.id_value, min(i.customer_id) FROM identities i "
+            "SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS id) w ON i.id_value = w.id "
+            f"WHERE i.id_type IN ({MERGE_ID_TYPES_SQL}) GROUP BY i.id_value", [wanted])  # fmt: skip
+        owners = dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+        return [replace(e, customer_id=owners[e.anonymous_id],
+                        context={**e.context, MERGED: "true"})
+                if e.customer_id is None and e.anonymous_id in owners else e
+                for e in feed]  # fmt: skip
 
     def post_events_file(self, path: str | Path, *, batch: int = 1000,
                          progress: Progress | None = None) -> EventCounts:  # fmt: skip
@@ -284,8 +308,10 @@ def _events_table(rows: list[dict[str, Any]], entity: Any) -> pa.Table:
     for r in rows:
         context = json.loads(r["context"]) if r.get("context") else {}
         ts = r["ts"] if r["ts"].tzinfo is not None else r["ts"].replace(tzinfo=UTC)
+        # an event attributed on arrival is stored as it was sent: events_resolved merges it
+        sent_customer = None if context.get(MERGED) else r["customer_id"]
         values = {**context, "event_id": r["event_id"], "ts": ts,
-                  "customer_id": r["customer_id"], "anonymous_id": r["anonymous_id"],
+                  "customer_id": sent_customer, "anonymous_id": r["anonymous_id"],
                   "event_name": r["event_name"], "properties": r["properties"]}  # fmt: skip
         for name, out in columns.items():
             out.append(values.get(name))

@@ -47,6 +47,26 @@ def test_posted_events_are_stored_once_with_every_field(workspace: Workspace) ->
     assert stored[2].customer_id is None
 
 
+def test_anonymous_events_are_attributed_in_the_feed_and_stored_as_sent(
+        workspace: Workspace) -> None:  # fmt: skip
+    customers(workspace, "C1", "C2")
+    workspace.load_tables([("identities", pa.table({"id_type": ["device_id", "phone"],
+                                                    "id_value": ["D1", "D2"],
+                                                    "customer_id": ["C2", "C1"]}))],
+                          source="test-identities")  # fmt: skip
+    anonymous = [{**event(i), "customer_id": None, "anonymous_id": d} for i, d in
+                 ((1, "D1"), (2, "D2"), (3, "D3"))]  # fmt: skip
+    workspace.post_events(anonymous)
+    fed = {e.event_id: e.customer_id for e in event_feed.read_after(workspace.ops, 0)}
+    # a device id attributes; a phone number (shared too often) and an unknown id do not
+    assert fed == {"E1": "C2", "E2": None, "E3": None}
+    workspace.flush_events()
+    stored = workspace.query("SELECT event_id, customer_id FROM events ORDER BY event_id")
+    assert stored.column("customer_id").to_pylist() == [None, None, None]
+    merged = workspace.query("SELECT customer_id FROM events_resolved WHERE identity_merged")
+    assert merged.column(0).to_pylist() == ["C2"]
+
+
 def test_a_bad_batch_is_refused_whole_with_every_problem_located(workspace: Workspace) -> None:
     customers(workspace, "C1")
     batch = [event(1),
