@@ -78,13 +78,17 @@ def check_events(
         _check_customers(columns["customer_id"], numbers, report, known_customers)
     if not report.ok:
         return [], report
+    # column by column: a row-wise to_pylist() builds a dict per event for nothing
+    col = {name: typed.column(name).to_pylist() for name in _FEED_COLUMNS}
+    given = [(name, typed.column(name).to_pylist()) for name in CONTEXT_FIELDS
+             if typed.column(name).null_count < typed.num_rows]  # fmt: skip
     out: list[FeedEvent] = []
-    for r, obj in zip(typed.to_pylist(), objects, strict=True):
-        context = {k: r[k] for k in CONTEXT_FIELDS if r[k] is not None}
-        props = obj if obj is not None else json.loads(r["properties"]) if r["properties"] else {}
-        out.append(FeedEvent(event_id=r["event_id"], event_name=r["event_name"], ts=r["ts"],
-                             customer_id=r["customer_id"], anonymous_id=r["anonymous_id"],
-                             properties=props, context=context))  # fmt: skip
+    for i, obj in enumerate(objects):
+        text = col["properties"][i]
+        props = obj if obj is not None else json.loads(text) if text else {}
+        context = {name: values[i] for name, values in given if values[i] is not None}
+        out.append(FeedEvent(col["event_id"][i], col["event_name"][i], col["ts"][i],
+                             col["customer_id"][i], col["anonymous_id"][i], props, context))
     return out, report
 
 
