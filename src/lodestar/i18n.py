@@ -655,6 +655,7 @@ _EN: dict[str, str] = {
     "cli.events.nothing_to_flush": "nothing to flush: every posted event is in the analytical "
     "store",
     "cli.progress.post": "Posting events",
+    "cli.progress.check_events": "Checking events",
     "cli.apikey.active": "active",
     "cli.apikey.revoked_state": "revoked",
     "cli.serve.starting": "serving workspace {path} on http://{host}:{port} ({workers} "
@@ -1272,6 +1273,7 @@ _ZH: dict[str, str] = {
     "cli.events.flushed": "已将 {events} 个事件（事件流 {first}..{last}）写入分析库，其中 {inserted} 个为新增（运行 {run_id}）",
     "cli.events.nothing_to_flush": "无需写入：已提交的事件都已在分析库中",
     "cli.progress.post": "正在提交事件",
+    "cli.progress.check_events": "正在检查事件",
     "cli.apikey.active": "有效",
     "cli.apikey.revoked_state": "已吊销",
     "cli.serve.starting": "正在服务工作区 {path}：http://{host}:{port}（{workers} 个工作进程）；API 文档见 /docs",

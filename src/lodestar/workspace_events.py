@@ -140,7 +140,9 @@ class EventsMixin:
         size = max(src.stat().st_size, 1)
         batch = max(1, min(batch, MAX_EVENTS))
         combined = ValidationReport(source=str(src), kind="events", line_offset=0)
-        for events, lines, _ in _jsonl_batches(src, batch, combined):
+        for events, lines, done in _jsonl_batches(src, batch, combined):
+            if progress is not None:
+                progress("check_events", done, size)
             _, report = check_events(events, rows=lines, source=str(src),
                                      known_customers=self._known_customers)  # fmt: skip
             combined.rows_read += report.rows_read
