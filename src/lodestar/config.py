@@ -27,6 +27,18 @@ class EnvSettings(BaseSettings):
     database_url: str | None = None
 
 
+class EventSettings(BaseModel):
+    """The ``events:`` section of ``lodestar.yaml``: the events API and the live feed."""
+
+    model_config = {"extra": "forbid"}
+
+    #: Batches ``POST /v1/events`` handles at once per server process; beyond it answers 429.
+    max_in_flight: int = Field(default=4, ge=1, le=1000)
+    #: Event names ingestion always puts into the live feed, besides those live campaigns
+    #: listen to (e.g. for a journey about to be approved).
+    always_feed: list[str] = Field(default_factory=list)
+
+
 class WorkspaceConfig(BaseModel):
     """The contents of ``lodestar.yaml`` at the root of a workspace."""
 
@@ -49,6 +61,8 @@ class WorkspaceConfig(BaseModel):
     #: Channel adapters by name (url, secret_env, timeout...), read and checked with line
     #: numbers by lodestar.channels.registry.
     channels: dict[str, Any] | None = None
+    #: The events API and the live event feed (None: the defaults of EventSettings).
+    events: EventSettings | None = None
 
     @classmethod
     def load(cls, path: Path) -> WorkspaceConfig:

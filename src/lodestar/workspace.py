@@ -40,6 +40,7 @@ from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_campaigns import CampaignsMixin
 from lodestar.workspace_decisioning import DecisioningMixin
+from lodestar.workspace_events import EventsMixin
 from lodestar.workspace_experiments import ExperimentsMixin
 from lodestar.workspace_referrals import ReferralsMixin
 from lodestar.workspace_rights import RightsMixin
@@ -86,7 +87,7 @@ _actor = local_actor
 
 
 class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ReferralsMixin,
-                ExperimentsMixin):
+                ExperimentsMixin, EventsMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
     def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None,
@@ -170,7 +171,7 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Re
 
     # -- loading ------------------------------------------------------------------------------
     def _loader(self, progress: Progress | None, actor: str | None) -> Loader:
-        return Loader(
+        loader = Loader(
             self.engine,
             self.ops,
             self.root / "staging",
@@ -178,6 +179,9 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Re
             actor=actor or _actor(),
             progress=progress,
         )
+        # loaded events that live campaigns listen to go on to the live feed (journeys)
+        loader.after_apply = self._feed_listened
+        return loader
 
     def ingest(
         self,

@@ -34,6 +34,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Permission]] = [
     ("GET", "/v1/referrals/leaderboard", None, Permission.REFERRALS_READ),
     ("GET", "/v1/referrals/flags", None, Permission.REFERRALS_READ),
     ("POST", "/v1/referrals/1/review", {"decision": "clear"}, Permission.REFERRALS_REVIEW),
+    ("POST", "/v1/events", {"events": [{"event_id": "E1", "ts": "2026-12-01T09:00:00+08:00",
+                                        "anonymous_id": "D1", "event_name": "app_open"}]},
+     Permission.EVENTS_WRITE),
 ]
 
 
@@ -56,6 +59,10 @@ def test_the_matrix_as_the_issue_asks() -> None:
     assert Role.VIEWER not in MATRIX[Permission.PLANS_READ]
     assert Role.DECISIONING not in MATRIX[Permission.PLANS_READ]
     assert {Role.ANALYST, Role.ADMIN} <= MATRIX[Permission.PLANS_READ]
+    # event sources write events and nothing else; people other than admins do not write them
+    assert MATRIX[Permission.EVENTS_WRITE] == {Role.INTEGRATION, Role.ADMIN}
+    assert all(Role.INTEGRATION not in roles for p, roles in MATRIX.items()
+               if p is not Permission.EVENTS_WRITE)  # fmt: skip
 
 
 @pytest.mark.parametrize("role", list(Role))

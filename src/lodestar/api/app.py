@@ -26,10 +26,20 @@ from lodestar.workspace import Workspace
 _log = logging.getLogger("lodestar.api")
 
 
-def create_app(workspace: str | Path | Workspace, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+def create_app(workspace: str | Path | Workspace, *, max_body: int = DEFAULT_MAX_BODY,
+               events_in_flight: int | None = None) -> FastAPI:  # fmt: skip
     """The API over ``workspace``: a path (opened at start-up, closed at shut-down) or an open
-    :class:`Workspace` (left open)."""
-    from lodestar.api.routes import campaigns, decisions, health, plans, referrals, webhooks
+    :class:`Workspace` (left open). ``events_in_flight`` overrides the workspace's
+    ``events.max_in_flight`` (batches of events one process handles at once)."""
+    from lodestar.api.routes import (
+        campaigns,
+        decisions,
+        events,
+        health,
+        plans,
+        referrals,
+        webhooks,
+    )
 
     given = workspace if isinstance(workspace, Workspace) else None
 
@@ -55,9 +65,11 @@ def create_app(workspace: str | Path | Workspace, *, max_body: int = DEFAULT_MAX
     )
     if given is not None:
         app.state.workspace = given
+    app.state.events_in_flight = events_in_flight
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_body=max_body)
-    for module in (health, decisions, plans, campaigns, referrals, webhooks):
+    app.add_middleware(BodySizeLimit, max_body=max_body,
+                       paths={"/v1/events": max(max_body, events.EVENTS_MAX_BODY)})  # fmt: skip
+    for module in (health, decisions, plans, campaigns, referrals, webhooks, events):
         app.include_router(module.router)
     return app
 

@@ -11,8 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lodestar.api.errors import error_bytes
 from lodestar.i18n import resolve_locale, t
 
-#: 1 MiB: a decide request is a few hundred bytes; the events API (1,000 events a batch) will
-#: set its own, larger limit on its route when it lands.
+#: 1 MiB: a decide request is a few hundred bytes; the events API (1,000 events a batch) sets
+#: its own, larger limit for its path (``paths``).
 DEFAULT_MAX_BODY = 1 << 20
 
 
@@ -21,18 +21,22 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_body: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, max_body: int = DEFAULT_MAX_BODY,
+                 paths: dict[str, int] | None = None) -> None:  # fmt: skip
         self.app = app
-        self.max_body = max_body
+        self.default = max_body
+        #: exact paths with a limit of their own
+        self.paths = paths or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope.get("path", ""), self.default)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._refuse(headers, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(headers, send, limit)
             return
         seen = 0
         over = False  # the body passed the limit: whatever the app answers, the client gets 413
@@ -43,7 +47,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > limit:
                     over = True
                     raise _TooLarge  # the framework may turn this into its own error answer
             return message
@@ -53,7 +57,7 @@ class BodySizeLimit:
             if over:
                 if not refused:
                     refused = True
-                    await self._refuse(headers, send)
+                    await self._refuse(headers, send, limit)
                 return
             await send(message)
 
@@ -62,12 +66,12 @@ class BodySizeLimit:
         except _TooLarge:
             if not refused:
                 refused = True
-                await self._refuse(headers, send)
+                await self._refuse(headers, send, limit)
 
-    async def _refuse(self, headers: dict[Any, Any], send: Send) -> None:
+    async def _refuse(self, headers: dict[Any, Any], send: Send, limit: int) -> None:
         asked = headers.get(b"accept-language", b"").decode("latin-1").split(",")[0] or None
         body = error_bytes("payload_too_large",
-                           t("api.too_large", resolve_locale(asked), limit=self.max_body))  # fmt: skip
+                           t("api.too_large", resolve_locale(asked), limit=limit))  # fmt: skip
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode()),

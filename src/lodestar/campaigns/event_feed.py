@@ -27,6 +27,8 @@ from lodestar.storage.operational import OperationalStore
 from lodestar.storage.operational_tables import event_feed
 
 _LOCK = "event_feed"
+# one encoder: json.dumps with options builds a new one per call (a third of its cost here)
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class FeedEvent:
     customer_id: str | None = None
     anonymous_id: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    #: the other canonical fields of the ``events`` entity (platform, page, session_id...),
+    #: kept for the analytical store; journeys do not read them
+    context: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,22 +60,51 @@ def append(store: OperationalStore, events: Iterable[FeedEvent], *, source: str 
            now: datetime | None = None) -> int:  # fmt: skip
     """Store the events whose ids are new, in one transaction; returns how many were new."""
     at = now or datetime.now(UTC)
-    values = [{"event_id": e.event_id, "customer_id": e.customer_id,
+    values: list[dict[str, Any]] = [{"event_id": e.event_id, "customer_id": e.customer_id,
                "anonymous_id": e.anonymous_id, "event_name": e.event_name,
                "ts": e.ts if e.ts.tzinfo is not None else e.ts.replace(tzinfo=UTC),
-               "properties": json.dumps(e.properties, ensure_ascii=False, sort_keys=True)
-               if e.properties else None,
-               "source": source, "received_at": at} for e in events]  # fmt: skip
+               "properties": _JSON.encode(e.properties) if e.properties else None,
+               "context": _JSON.encode(e.context) if e.context else None,
+               } for e in events]  # fmt: skip
     if not values:
         return 0
-    statement = store.insert_new(event_feed, "event_id")
+    # One statement a chunk, not SQLAlchemy's executemany with RETURNING: that renders a
+    # multi-row VALUES text that psycopg re-parses on every call (about 100 ms for 1,000
+    # events). Counting inserted rows is enough here; the id index keeps each event once.
     added = 0
     with store.locked(_LOCK) as conn:
         for start in range(0, len(values), 5000):
-            result = conn.execute(statement.returning(event_feed.c.seq),
-                                  values[start : start + 5000])  # fmt: skip
-            added += len(result.fetchall())
+            chunk = values[start : start + 5000]
+            if store.engine.dialect.name == "postgresql":
+                arrays = {c: [v[c] for v in chunk] for c in _COLUMNS}
+                result = conn.execute(_PG_APPEND, {**arrays, "source": source, "at": at})
+            else:
+                rows = [(v["event_id"], v["customer_id"], v["anonymous_id"], v["event_name"],
+                         _sqlite_time(v["ts"]), v["properties"], v["context"], source,
+                         _sqlite_time(at)) for v in chunk]  # fmt: skip
+                result = conn.exec_driver_sql(_SQLITE_APPEND, rows)
+            added += max(result.rowcount, 0)
     return added
+
+
+_COLUMNS = ("event_id", "customer_id", "anonymous_id", "event_name", "ts", "properties",
+            "context")  # fmt: skip
+_INSERT = f"INSERT INTO event_feed ({', '.join(_COLUMNS)}, source, received_at) "
+# unnest keeps the order of the arrays (WITH ORDINALITY makes it explicit), so sequence
+# numbers follow the batch; a repeated id inside one batch is skipped like any other
+_PG_APPEND = sa.text(
+    _INSERT + "SELECT u.event_id, u.customer_id, u.anonymous_id, u.event_name, u.ts, "
+    "u.properties, u.context, :source, :at FROM unnest(CAST(:event_id AS text[]), "
+    "CAST(:customer_id AS text[]), CAST(:anonymous_id AS text[]), CAST(:event_name AS text[]), "
+    "CAST(:ts AS timestamptz[]), CAST(:properties AS text[]), CAST(:context AS text[])) "
+    "WITH ORDINALITY AS u(event_id, customer_id, anonymous_id, event_name, ts, properties, "
+    "context, n) ORDER BY u.n ON CONFLICT (event_id) DO NOTHING")
+_SQLITE_APPEND = _INSERT + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
+
+
+def _sqlite_time(value: datetime) -> str:
+    """The text SQLAlchemy's SQLite ``DateTime`` stores (UTC, no zone), so reads parse it."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def read_after(store: OperationalStore, after_seq: int, *, names: Sequence[str] | None = None,

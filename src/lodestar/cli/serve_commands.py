@@ -71,8 +71,8 @@ def serve(
 def create(
     name: Annotated[str, typer.Argument(help="Who or what holds the key, e.g. app-backend.")],
     role: Annotated[str, typer.Option(help="viewer, analyst, marketer, approver, compliance, "
-                                           "admin, or decisioning (a system that only asks for "
-                                           "decisions).")],
+                                           "admin; or a system: decisioning (only asks for "
+                                           "decisions), integration (only posts events).")],
     json_: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:

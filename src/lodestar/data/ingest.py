@@ -24,7 +24,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,8 @@ class IngestResult:
     run_id: int | None = None
     already_ingested: bool = False
     previous_run: dict[str, Any] | None = None
+    #: events of this load that live campaigns listen to, put into the live event feed
+    fed: int = 0
 
     def summary(self) -> str:
         if self.already_ingested:
@@ -77,7 +79,8 @@ class IngestResult:
             f"{s.skipped:,} already present)"
             for s in self.stats.values()
         ]
-        return f"{self.source}: loaded in {self.seconds:.1f}s; " + "; ".join(parts)
+        fed = f"; {self.fed:,} events to the live feed" if self.fed else ""
+        return f"{self.source}: loaded in {self.seconds:.1f}s; " + "; ".join(parts) + fed
 
 
 @dataclass
@@ -153,6 +156,9 @@ class Loader:
         self.reports: dict[str, ValidationReport] = {}
         self.started = time.perf_counter()
         self.started_at = datetime.now(UTC)
+        #: called with the staging once the load committed, before it is deleted; returns how
+        #: many events it put into the live event feed (the workspace sets it)
+        self.after_apply: Callable[[_Staging], int] | None = None
 
     # -- step 1 ---------------------------------------------------------------------------
     def add_batch(
@@ -232,7 +238,10 @@ class Loader:
             failed = [r for r in self.reports.values() if not r.ok]
             if failed:
                 raise ValidationFailed(failed[0])
-            return self._apply(source, kind, fingerprint)
+            result = self._apply(source, kind, fingerprint)
+            if self.after_apply is not None:
+                result = replace(result, fed=self.after_apply(self.staging))
+            return result
         finally:
             self.staging.discard()
 

@@ -360,6 +360,8 @@ class _Column:
         return pa.array(good, type=target)
 
     def _check_json(self, text: pa.Array) -> pa.Array:
+        if text.null_count == len(text):  # nothing to parse (events API: objects arrive parsed)
+            return text
         mask = _not_json_objects(text)
         self.flag(mask, text, "json")
         return pc.if_else(mask, pa.scalar(None, pa.string()), text)

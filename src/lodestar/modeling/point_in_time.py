@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Protocol
 from lodestar.data.schema import CUSTOMERS, Pii
 from lodestar.profile import tag_expr
 from lodestar.profile.tags import Aggregate
+from lodestar.storage.analytical import MERGE_ID_TYPES_SQL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,7 +115,7 @@ def cut_ctes(as_of: date) -> str:
             FROM main.events e
             LEFT JOIN (
                 SELECT id_value, min(customer_id) AS customer_id FROM main.identities
-                WHERE id_type IN ('device_id', 'cookie_id', 'open_id', 'union_id', 'app_user_id')
+                WHERE id_type IN ({MERGE_ID_TYPES_SQL})
                   AND (first_seen IS NULL OR first_seen < {end})
                 GROUP BY id_value
             ) i ON e.customer_id IS NULL AND e.anonymous_id = i.id_value

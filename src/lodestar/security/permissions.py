@@ -5,10 +5,12 @@ it. A role is not a rank: an approver can approve without being able to decide, 
 lists roles per permission rather than a minimum level.
 
 The human roles are those of the issue (viewer, analyst, marketer, approver, compliance,
-admin). ``decisioning`` is a *system* role for the application back end that asks
+admin). Two roles are *systems*. ``decisioning`` is a system role for the application back end that asks
 ``POST /v1/decide`` on behalf of a customer session: it may decide and nothing else. A key that
 lives in an app server's configuration is the most likely to leak, so it must not also read
 plans (customer lists with their offers) or rebuild the snapshot, as a marketer's key could.
+``integration`` is the system that sends customer events (``POST /v1/events``: the app's
+back end, a tag manager, a stream consumer): it may write events and read nothing.
 
 >>> allowed(Role.DECISIONING, Permission.DECIDE)
 True
@@ -30,6 +32,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     #: a system: the app back end asking for real-time decisions, nothing more
     DECISIONING = "decisioning"
+    #: a system: the bank's event sources posting customer events, nothing more
+    INTEGRATION = "integration"
 
 
 class Permission(StrEnum):
@@ -42,6 +46,7 @@ class Permission(StrEnum):
     REFERRALS_READ = "referrals:read"
     REFERRALS_WRITE = "referrals:write"
     REFERRALS_REVIEW = "referrals:review"
+    EVENTS_WRITE = "events:write"
 
 
 _PEOPLE_WHO_ANALYSE = frozenset(
@@ -70,6 +75,9 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.REFERRALS_READ: _PEOPLE_WHO_ANALYSE | {Role.VIEWER},
     Permission.REFERRALS_WRITE: frozenset({Role.MARKETER, Role.ADMIN}),
     Permission.REFERRALS_REVIEW: frozenset({Role.MARKETER, Role.COMPLIANCE, Role.ADMIN}),
+    # customer events start journeys: the event sources' system key and admins (for tests
+    # and backfills), not people's keys, which have no business writing behaviour data
+    Permission.EVENTS_WRITE: frozenset({Role.INTEGRATION, Role.ADMIN}),
 }
 
 

@@ -22,6 +22,10 @@ from lodestar.data.schema import AUXILIARY, ENTITIES, SQL_TYPES, Entity, any_ent
 from lodestar.errors import StorageError
 
 ROW_COLUMN = "_row"  # the source row number carried by staged data, for error reports
+#: Identifier kinds through which an anonymous event is attributed to a customer (identity
+#: merge); phones, e-mails and IPs are shared too often to attribute behaviour by.
+MERGE_ID_TYPES = ("device_id", "cookie_id", "open_id", "union_id", "app_user_id")
+MERGE_ID_TYPES_SQL = ", ".join(f"'{t}'" for t in MERGE_ID_TYPES)
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ class DuckDBEngine(AnalyticalEngine):
             # Identity merge: anonymous events are attributed to the customer that owns the
             # device / cookie / open id they carry, once that link is known.
             con.execute(
-                """
+                f"""
                 CREATE OR REPLACE VIEW events_resolved AS
                 SELECT e.* REPLACE (coalesce(e.customer_id, i.customer_id) AS customer_id),
                        e.customer_id IS NULL AND i.customer_id IS NOT NULL AS identity_merged
@@ -186,8 +190,7 @@ class DuckDBEngine(AnalyticalEngine):
                 LEFT JOIN (
                     SELECT id_value, min(customer_id) AS customer_id
                     FROM identities
-                    WHERE id_type IN ('device_id', 'cookie_id', 'open_id', 'union_id',
-                                      'app_user_id')
+                    WHERE id_type IN ({MERGE_ID_TYPES_SQL})
                     GROUP BY id_value
                 ) i ON e.customer_id IS NULL AND e.anonymous_id = i.id_value
                 """

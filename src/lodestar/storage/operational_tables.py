@@ -402,6 +402,9 @@ event_feed = Table(
     Column("properties", Text),
     Column("source", String(16), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    #: the event's other canonical fields (platform, page, session_id...) as JSON, so a flush
+    #: into the analytical store loses nothing (migration 0011)
+    Column("context", Text),
     Index("ix_event_feed_event_id", "event_id", unique=True),
     Index("ix_event_feed_customer_id_event_name", "customer_id", "event_name"),
     # referrals look up a device's registration when its click arrives after it (0011)
