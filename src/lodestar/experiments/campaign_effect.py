@@ -161,7 +161,7 @@ def _nan_none(x: float) -> float | None:
 
 
 def incremental(metric: str, control: MetricStats, treated: MetricStats, *,
-                kind: str, alpha: float = 0.05) -> Incremental:  # fmt: skip
+                kind: str, alpha: float = 0.05, bayesian: bool = True) -> Incremental:  # fmt: skip
     """``treated`` against ``control`` with :func:`compare`; the incremental total is the
     difference in means times the treated customers."""
     if control.n < 2 or treated.n < 2:
@@ -169,12 +169,14 @@ def incremental(metric: str, control: MetricStats, treated: MetricStats, *,
                            None, None, None,
                            note=f"{NOT_MEASURABLE}: {min(control.n, treated.n)} customer(s) in "
                                 "the smaller group, at least 2 needed")  # fmt: skip
-    c = compare(control, treated, kind=kind, alpha=alpha)  # type: ignore[arg-type]
+    c = compare(control, treated, kind=kind, alpha=alpha,  # type: ignore[arg-type]
+                bayesian=bayesian)
     n = treated.n
     relative = _nan_none(c.relative)
     relative_ci = None if relative is None else (c.relative_ci[0], c.relative_ci[1])
     return Incremental(metric, c.treatment_mean, c.control_mean, c.absolute, c.absolute_ci,
-                       relative, relative_ci, c.p_value, c.chance_to_beat, c.absolute * n,
+                       relative, relative_ci, c.p_value, _nan_none(c.chance_to_beat),
+                       c.absolute * n,
                        (c.absolute_ci[0] * n, c.absolute_ci[1] * n),
                        "" if relative is not None else
                        f"relative lift {NOT_MEASURABLE}: the holdout's {metric} is 0")  # fmt: skip
@@ -240,7 +242,7 @@ class CampaignEffect:
             s_c += control.get(d, 0)
             inc = incremental("converted", MetricStats.of_proportion(n_c, s_c),
                               MetricStats.of_proportion(n_t, s_t), kind="proportion",
-                              alpha=self.alpha)  # fmt: skip
+                              alpha=self.alpha, bayesian=False)  # fmt: skip
             out.append({"day": d, "treated_rate": s_t / n_t if n_t else None,
                         "control_rate": s_c / n_c if n_c else None,
                         "incremental": inc.incremental, "incremental_ci": inc.incremental_ci})  # fmt: skip
