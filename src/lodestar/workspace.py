@@ -40,6 +40,7 @@ from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_campaigns import CampaignsMixin
 from lodestar.workspace_decisioning import DecisioningMixin
+from lodestar.workspace_effect import EffectMixin
 from lodestar.workspace_experiments import ExperimentsMixin
 from lodestar.workspace_rights import RightsMixin
 from lodestar.workspace_security import SecurityMixin
@@ -84,7 +85,8 @@ def default_workspace_path() -> Path:
 _actor = local_actor
 
 
-class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ExperimentsMixin):
+class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ExperimentsMixin,
+                EffectMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
     def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None,

@@ -85,7 +85,7 @@ def test_incremental_value_profit_and_roi_pinned(effect) -> None:  # type: ignor
                                       (v.incremental_ci[1] - 84) / 84))  # fmt: skip
     # 84 / 3 incremental conversions; the conversions' interval reaches below 0: no upper end
     assert m.cost_per_incremental == pytest.approx(28.0)
-    lo, hi = effect.overall.conversions.incremental_ci
+    _lo, hi = effect.overall.conversions.incremental_ci
     assert m.cost_per_incremental_ci == (pytest.approx(84 / hi), None)
 
 

@@ -124,6 +124,8 @@ sent AS (
     SELECT s.customer_id, min(s.sent_at) AS sent_at, max(s.responded) AS responded,
            sum(coalesce(t.contact_cost, 0.0)) AS contact_cost
     FROM ({sends_sql}) s LEFT JOIN terms t ON t.offer_id = s.offer_id AND t.channel = s.channel
+    -- the campaign's earlier rounds sent to some of the same customers: not this plan's sends
+    WHERE s.sent_at >= (SELECT min(send_at) FROM plan) - INTERVAL 1 DAY
     GROUP BY s.customer_id
 ),
 base AS (

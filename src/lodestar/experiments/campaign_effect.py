@@ -292,7 +292,7 @@ def effect_of(treated: Cell, control: Cell, *, alpha: float = 0.05,
     by_target = {name: incremental(name, c.get(name, zero), t.get(name, zero),
                                    kind="proportion", alpha=alpha) for name in targets}  # fmt: skip
     return Effect(treated.arm, treated.segment, treated.n, control.n, treated.sent,
-                  int(round(responded.sum)),
+                  round(responded.sum),
                   # replies and clicks come only from messages that went out
                   responded.sum / treated.sent if treated.sent else 0.0,
                   conversions, value, money(treated.cost, conversions, value), by_target)  # fmt: skip

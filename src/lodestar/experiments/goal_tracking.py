@@ -23,10 +23,16 @@ Verdict = Literal["met", "not_yet", "missed"]
 
 
 class TargetLike(Protocol):
-    metric: str
-    event: str | None
-    lift: float
-    kind: str
+    """A goal target (:class:`lodestar.campaigns.definition.Goal.Target`), read only."""
+
+    @property
+    def metric(self) -> str: ...
+    @property
+    def event(self) -> str | None: ...
+    @property
+    def lift(self) -> float: ...
+    @property
+    def kind(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -59,11 +65,14 @@ def verdict(target: float, ci: tuple[float, float] | None) -> Verdict:
     return "not_yet"
 
 
-def track(targets: Sequence[TargetLike], effect: Effect, default_event: str | None) -> list[TargetResult]:
-    """Each target against ``effect``'s measured lift on its column."""
+def track(targets: Sequence[TargetLike], effect: Effect, default_event: str | None,
+          columns: Sequence[str] | None = None) -> list[TargetResult]:  # fmt: skip
+    """Each target against ``effect``'s measured lift on its exposure column (by default
+    ``target_<i>``; ``converted`` when the target is the goal's own event)."""
     out = []
     for i, target in enumerate(targets):
-        measured = effect.targets.get(column(i))
+        name = columns[i] if columns is not None else column(i)
+        measured = effect.conversions if name == "converted" else effect.targets.get(name)
         event = target.event or default_event or ""
         if measured is None or not measured.measurable:
             note = measured.note if measured is not None else NOT_MEASURABLE
