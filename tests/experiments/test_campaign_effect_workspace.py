@@ -19,7 +19,7 @@ from lodestar.campaigns.definition import CampaignDefinition
 from lodestar.campaigns.delivery import record_events
 from lodestar.campaigns.lifecycle import Actor, Campaigns
 from lodestar.channels.webhooks import DeliveryEvent, DeliveryStatus
-from lodestar.cli.main import app
+from lodestar.cli.main import app, register_commands
 from lodestar.workspace import Workspace
 
 OFFERS = """\
@@ -120,6 +120,7 @@ def test_unknown_campaign(ws: Workspace) -> None:
 
 
 def test_the_cli_prints_and_writes_the_report(ws: Workspace, tmp_path: Path) -> None:
+    register_commands()
     runner = CliRunner()
     report = tmp_path / "effect.html"
     got = runner.invoke(app, ["campaign", "effect", "CMP_EFF", "--report", str(report),

@@ -179,6 +179,7 @@ def register_commands() -> None:
         campaign_commands,
         data_commands,
         demo_command,
+        effect_commands,
         experiment_commands,
         model_commands,
         plan_commands,
