@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lodestar.errors import NotFound
+from lodestar.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
     from lodestar.campaigns.definition import Goal
@@ -128,6 +128,12 @@ class EffectMixin:
         plan_file = saved.path / "plan.parquet"
         plan = pq.read_table(plan_file, columns=None)
         columns = set(plan.column_names)
+        missing = sorted({"customer_id", "arm", "offer_id", "product_id", "channel",
+                          "send_at"} - columns)  # fmt: skip
+        if missing:
+            raise ConfigError(f"plan {saved.plan_id} has no {', '.join(missing)} column(s): it "
+                              "was made by an older Lodestar",
+                              hint="make the plan again with lodestar plan")  # fmt: skip
         pairs = sorted({(str(o), str(c)) for o, c in zip(plan.column("offer_id").to_pylist(),
                                                          plan.column("channel").to_pylist(),
                                                          strict=True)})  # fmt: skip
@@ -155,7 +161,6 @@ class EffectMixin:
         """Each planned offer x channel's contact cost, offer cost and value, from the offer
         catalogue; without one, zero (and a note saying the money cannot be read)."""
         from lodestar.campaigns.effect_data import Terms
-        from lodestar.errors import ConfigError
         from lodestar.workspace_decisioning import OFFERS_FILE
 
         if not (self.root / OFFERS_FILE).is_file():

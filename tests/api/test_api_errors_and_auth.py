@@ -24,7 +24,8 @@ def test_health_and_openapi_need_no_key(client: TestClient) -> None:
     ids = {op["operationId"] for ops in spec["paths"].values() for op in ops.values()}
     assert ids == {"health", "decide", "rebuild_decision_snapshot", "list_plans", "get_plan",
                    "explain_plan_customer", "receive_webhook", "list_campaigns",
-                   "get_campaign", "save_campaign", "act_on_campaign"}  # fmt: skip
+                   "get_campaign", "save_campaign", "act_on_campaign",
+                   "get_campaign_effect"}  # fmt: skip
     assert "ApiKey" in spec["components"]["securitySchemes"]
 
 

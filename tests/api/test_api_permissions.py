@@ -21,6 +21,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Permission]] = [
     ("GET", "/v1/plans/CMP_TEST-v1/customers/C1", None, Permission.PLANS_READ),
     ("GET", "/v1/campaigns", None, Permission.CAMPAIGNS_READ),
     ("GET", "/v1/campaigns/CMP_TEST", None, Permission.CAMPAIGNS_READ),
+    ("GET", "/v1/campaigns/CMP_TEST/effect", None, Permission.CAMPAIGNS_READ),
     ("PUT", "/v1/campaigns/CMP_TEST", {"campaign": "CMP_TEST", "name": "t"},
      Permission.CAMPAIGNS_WRITE),
     ("POST", "/v1/campaigns/CMP_TEST/actions/cancel", None, Permission.CAMPAIGNS_ACT),

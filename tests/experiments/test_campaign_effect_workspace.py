@@ -135,3 +135,23 @@ def test_the_cli_prints_and_writes_the_report(ws: Workspace, tmp_path: Path) -> 
     shutil.rmtree(ws.plans_root)
     missing = runner.invoke(app, ["campaign", "effect", "CMP_EFF", "--workspace", str(ws.root)])
     assert missing.exit_code != 0
+
+
+def test_the_api_answers_the_same(ws: Workspace) -> None:
+    from fastapi.testclient import TestClient
+
+    from lodestar.api.app import create_app
+    from lodestar.security.permissions import Role
+
+    token = ws.create_api_key("analyst", Role.ANALYST, actor="test")[1]
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(ws)) as client:
+        got = client.get("/v1/campaigns/CMP_EFF/effect?window_days=30", headers=headers)
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert body["overall"]["money"]["cost"] == 84.0
+        assert [t["verdict"] for t in body["targets"]] == ["not_yet", "not_yet"]
+        assert len(body["cumulative"]) == 30
+        assert client.get("/v1/campaigns/NOPE/effect", headers=headers).status_code == 404
+        bad = client.get("/v1/campaigns/CMP_EFF/effect?plan_id=CMP_EFF-v9", headers=headers)
+        assert bad.status_code == 404

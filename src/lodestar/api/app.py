@@ -29,7 +29,7 @@ _log = logging.getLogger("lodestar.api")
 def create_app(workspace: str | Path | Workspace, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
     """The API over ``workspace``: a path (opened at start-up, closed at shut-down) or an open
     :class:`Workspace` (left open)."""
-    from lodestar.api.routes import campaigns, decisions, health, plans, webhooks
+    from lodestar.api.routes import campaign_effect, campaigns, decisions, health, plans, webhooks
 
     given = workspace if isinstance(workspace, Workspace) else None
 
@@ -57,7 +57,7 @@ def create_app(workspace: str | Path | Workspace, *, max_body: int = DEFAULT_MAX
         app.state.workspace = given
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_body=max_body)
-    for module in (health, decisions, plans, campaigns, webhooks):
+    for module in (health, decisions, plans, campaigns, campaign_effect, webhooks):
         app.include_router(module.router)
     return app
 
