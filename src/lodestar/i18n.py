@@ -374,7 +374,8 @@ _EN: dict[str, str] = {
     "camp.effect.change": ", {change} pp vs the previous round",
     "camp.effect.report": "report: {path}",
     "cli.demo.effect": "Incremental effect of {campaign} ({treated:,} treated vs {control:,} holdout, 95% intervals):",
-    "cli.demo.effect.line": "  conversions {conversions}; value {value}; ROI {roi}",
+    "cli.demo.effect.line": "  incremental conversions {conversions}; incremental revenue {value}",
+    "cli.demo.effect.true": "; true {true}",
     "camp.worker": "claimed {claimed:,}: sent {sent:,}, already sent {duplicate:,}, held {held:,}, "
     "skipped {skipped:,}, to retry {retried:,}, dead {dead:,}",
     "exp.counts": "arms: {counts}; sample-ratio check p = {p:.3g}",
@@ -1007,7 +1008,8 @@ _ZH: dict[str, str] = {
     "camp.effect.change": "，较上一轮 {change} 个百分点",
     "camp.effect.report": "报告：{path}",
     "cli.demo.effect": "{campaign} 的增量效果（触达 {treated:,} 人 / 对照 {control:,} 人，95% 置信区间）：",
-    "cli.demo.effect.line": "  增量转化 {conversions}；增量收益 {value}；投资回报率 {roi}",
+    "cli.demo.effect.line": "  增量转化 {conversions}；增量收入 {value}",
+    "cli.demo.effect.true": "；真实值 {true}",
     "camp.worker": "领取 {claimed:,} 条：已发送 {sent:,}，此前已发 {duplicate:,}，暂缓 {held:,}，"
     "跳过 {skipped:,}，待重试 {retried:,}，失败 {dead:,}",
     "exp.counts": "各组人数：{counts}；样本比例检验 p = {p:.3g}",

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from lodestar.experiments.campaign_effect import CampaignEffect
     from lodestar.experiments.iteration import RoundResult
     from lodestar.modeling.assessment import Assessment
     from lodestar.modeling.credit_terms import CreditPolicy
@@ -344,6 +345,8 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Ex
         stages.append("plan")
         iteration = self.demo_iteration()
         stages.append("iterate")
+        effect = self.demo_effect()
+        stages.append("effect")
         overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
         sections = [
@@ -381,6 +384,7 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Ex
             models=models,
             plan=plan.summary if plan is not None else None,
             iteration=iteration,
+            effect=effect,
         )
 
     def _models_section(self, locale: str) -> Any:
@@ -1110,6 +1114,8 @@ class DemoOutcome:
     models: ModelsOutcome | None = None
     plan: dict[str, Any] | None = None  # the demo campaign's plan summary
     iteration: RoundResult | None = None  # one round of automatic strategy update
+    #: a past campaign's incremental effect against its holdout, and the true one
+    effect: tuple[str, CampaignEffect, float | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,43 @@ class EffectMixin:
         return EffectResult(campaign_id, saved.plan_id, window, goal.event, open_, effect,
                             targets, rounds(history, alpha=alpha), notes)  # fmt: skip
 
+    def past_campaign_effect(self, campaign_id: str, *,
+                             alpha: float = 0.05) -> tuple[CampaignEffect, float | None]:  # fmt: skip
+        """The incremental effect of a past randomised campaign (``campaign_contacts``) with
+        the same statistics, and — for the synthetic bank, which knows it — the true
+        incremental conversions of its treated customers (the sum of their true uplifts from
+        ``campaign_truth``; ``None`` elsewhere)."""
+        from lodestar.campaigns.effect_data import contacts_exposure_sql
+        from lodestar.experiments.campaign_effect import (
+            cell_statistics,
+            daily_conversions,
+            measure,
+        )
+
+        sql = contacts_exposure_sql(campaign_id)
+        cells = cell_statistics(self._rows, sql)
+        if not cells:
+            raise NotFound(f"no contacts of campaign '{campaign_id}' in campaign_contacts")
+        effect = measure(cells, daily_conversions(self._rows, sql), alpha=alpha)
+        truth = self._rows(
+            "SELECT sum(t.uplift) FROM campaign_contacts c JOIN campaign_truth t "
+            "ON t.campaign_id = c.campaign_id AND t.customer_id = c.customer_id "
+            "AND t.treatment = c.treatment WHERE c.arm <> 'control' AND c.campaign_id = "
+            "'" + campaign_id.replace("'", "''") + "'")  # fmt: skip
+        true = truth[0][0] if truth else None
+        return effect, None if true is None else float(true)
+
+    def demo_effect(self) -> tuple[str, CampaignEffect, float | None] | None:
+        """The demo's campaign effect: the past cross-sell campaign with the most customers,
+        measured against its holdout (``None`` when there is none)."""
+        rows = self._rows("SELECT campaign_id, count(*) AS n FROM campaign_contacts "
+                          "GROUP BY 1 HAVING count(DISTINCT arm) = 2 ORDER BY 2 DESC, 1 LIMIT 1")  # fmt: skip
+        if not rows:
+            return None
+        campaign = str(rows[0][0])
+        effect, true = self.past_campaign_effect(campaign)
+        return campaign, effect, true
+
     # -- internals ----------------------------------------------------------------------------
     def _campaign_goal(self, campaign_id: str) -> Goal:
         """The campaign's goal from its definition; a campaign known only by its plans (made

@@ -145,3 +145,22 @@ SELECT b.customer_id, b.arm, b.segment, b.sent, b.responded,
             AS INTEGER) AS conv_day{target_cols}
 FROM base b LEFT JOIN converted f ON f.customer_id = b.customer_id{target_joins}
 """
+
+
+def contacts_exposure_sql(campaign_id: str) -> str:
+    """The exposure of a past randomised campaign from ``campaign_contacts`` (its arms, the
+    outcome its source recorded in its attribution window, the revenue attributed): the same
+    columns as :func:`exposure_sql`, so the same sums and statistics measure it. What it cost
+    is not in the data (``cost`` 0)."""
+    return f"""
+SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+       CASE WHEN arm = 'control' THEN 'control' ELSE coalesce(treatment, 'treatment') END AS arm,
+       CAST(NULL AS VARCHAR) AS segment, arm <> 'control' AS sent,
+       CAST(coalesce(responded, false) AS INTEGER) AS responded,
+       CAST(coalesce(converted, false) AS INTEGER) AS converted,
+       CASE WHEN converted THEN coalesce(revenue, 0.0) ELSE 0.0 END AS value, 0.0 AS cost,
+       CASE WHEN converted AND outcome_at IS NOT NULL
+            THEN CAST(floor((epoch(outcome_at) - epoch(contacted_at)) / 86400) AS INTEGER)
+       END AS conv_day
+FROM campaign_contacts WHERE campaign_id = {_text(campaign_id)}
+"""
