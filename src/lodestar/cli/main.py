@@ -181,6 +181,7 @@ def register_commands() -> None:
         demo_command,
         effect_commands,
         experiment_commands,
+        experiment_registry_commands,
         model_commands,
         plan_commands,
         policy_commands,
