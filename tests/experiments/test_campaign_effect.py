@@ -207,3 +207,30 @@ def test_goal_tracking_on_the_fixture(effect) -> None:  # type: ignore[no-untype
     se = math.sqrt(0.4 * 0.6 / 10 + 0.1 * 0.9 / 10)
     assert second.ci == pytest.approx((0.3 - Z * se, 0.3 + Z * se))
     assert second.verdict == "missed"  # 0.3 + 1.96 x 0.1817 = 0.656 < 0.70
+
+
+def test_product_take_up_when_the_goal_names_no_event(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from effect_fixture import SEND
+
+    con = connection(tmp_path)
+    day = SEND.date()
+    from datetime import timedelta
+
+    holdings = pa.table({
+        "customer_id": ["T1", "T2", "T3", "C1", "C2"],
+        "product_id": ["LOAN_CONSUMER", "LOAN_CONSUMER", "CARD", "LOAN_CONSUMER",
+                       "LOAN_CONSUMER"],
+        # T1 day 2; T2 the day before the send; T3 another product; C1 day 3; C2 day 30 (out)
+        "open_date": [day + timedelta(days=2), day - timedelta(days=1), day + timedelta(days=1),
+                      day + timedelta(days=3), day + timedelta(days=30)],
+    })  # fmt: skip
+    con.register("more", holdings)
+    con.execute("INSERT INTO holdings SELECT * FROM more")
+    sql = exposure_sql(write_plan(tmp_path), TERMS, window_days=30, event=None,
+                       sends=write_sends(tmp_path))  # fmt: skip
+    cells = cell_statistics(lambda q: con.execute(q).fetchall(), sql)
+    e = measure(cells).overall
+    assert e.conversions.treated_mean == 0.1 and e.conversions.control_mean == 0.1
+    assert e.money.cost == pytest.approx(8 * 0.5 + 20)  # T1 took the offer up
+    assert measure(cells).segments == []  # no segment asked for

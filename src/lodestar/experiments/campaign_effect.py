@@ -309,7 +309,9 @@ def measure(cells: Sequence[Cell], daily: dict[str, dict[int, int]] | None = Non
     overall = effect_of(_pool(contacted, TREATED, None), base, alpha=alpha, targets=targets)
     arms = [effect_of(c, base, alpha=alpha, targets=targets) for c in contacted]
     segments = []
-    for segment in sorted({c.segment for c in cells if c.segment is not None}):
+    named = {c.segment for c in cells if c.segment is not None}
+    # only customers without a segment ("") is no segmentation at all: the overall again
+    for segment in sorted(named) if named != {""} else []:
         here = [c for c in cells if c.segment == segment]
         holdout = next((c for c in here if c.arm == control), _empty(segment, metrics))
         pooled = _pool([c for c in here if c.arm != control], TREATED, segment)
