@@ -55,8 +55,8 @@ def _plan(ws: Workspace, version: int) -> None:
 
 
 @pytest.fixture
-def ws(tmp_path: Path):  # type: ignore[no-untyped-def]
-    workspace = Workspace.init(tmp_path / "ws")
+def ws(tmp_path: Path, database_url: str | None):  # type: ignore[no-untyped-def]
+    workspace = Workspace.init(tmp_path / "ws", database_url=database_url)
     (workspace.root / "offers.yaml").write_text(OFFERS, encoding="utf-8")
     Campaigns(workspace.ops).save(CampaignDefinition.from_text(CAMPAIGN),
                                   Actor("maker", "marketer"))  # fmt: skip
@@ -119,7 +119,11 @@ def test_unknown_campaign(ws: Workspace) -> None:
         ws.campaign_effect("NOPE")
 
 
-def test_the_cli_prints_and_writes_the_report(ws: Workspace, tmp_path: Path) -> None:
+def test_the_cli_prints_and_writes_the_report(ws: Workspace, tmp_path: Path,
+                                              database_url: str | None,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    if database_url:  # the command opens the workspace by its path: point it at the same store
+        monkeypatch.setenv("LODESTAR_DATABASE_URL", database_url)
     register_commands()
     runner = CliRunner()
     report = tmp_path / "effect.html"
