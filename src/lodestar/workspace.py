@@ -363,6 +363,11 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Ex
             from lodestar.reports.plan_section import plan_section
 
             sections.append(plan_section(plan.summary, locale))
+        if effect is not None:
+            from lodestar.reports.effect_report import effect_sections
+
+            sections.extend(effect_sections(self.past_effect_result(*effect[:2]), locale,
+                                            prefix=f"{effect[0]}: "))  # fmt: skip
         report = render_report(
             self.root / "report.html",
             overview,

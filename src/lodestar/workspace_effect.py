@@ -117,6 +117,12 @@ class EffectMixin:
         true = truth[0][0] if truth else None
         return effect, None if true is None else float(true)
 
+    def past_effect_result(self, campaign_id: str, effect: CampaignEffect) -> EffectResult:
+        """A past campaign's effect in the shape the report draws: conversions as its source
+        recorded them (take-up), the window as long as its latest recorded conversion."""
+        last = max((d for by in effect.daily.values() for d in by), default=29)
+        return EffectResult(campaign_id, "campaign_contacts", last + 1, None, False, effect)
+
     def demo_effect(self) -> tuple[str, CampaignEffect, float | None] | None:
         """The demo's campaign effect: the past cross-sell campaign with the most customers,
         measured against its holdout (``None`` when there is none)."""

@@ -68,19 +68,28 @@ def _with_ci(x: float | None, ci: Any, spec: str = ",.1f", unbounded: str = "∞
     return f"{_num(x, spec)} [{_num(ci[0], spec)}, {hi}]"
 
 
-def write_effect_report(result: EffectResult, path: str | Path, *,
-                        locale: str = "zh-CN") -> Path:  # fmt: skip
+def effect_sections(result: EffectResult, locale: str = "zh-CN", *,
+                    prefix: str = "") -> list[Section]:  # fmt: skip
+    """The report's sections (the demo's report.html shows them for its past campaign, each
+    title after ``prefix``)."""
     text = TEXT.get(locale, TEXT["en"])
     sections = [_headline(result, text), _goals(result, text), _lifts(result, text),
                 _cumulative(result, text)]  # fmt: skip
     if len(result.rounds) > 1:
         sections.append(_rounds(result, text))
+    return [Section(prefix + s.title, s.html) for s in sections if s is not None]
+
+
+def write_effect_report(result: EffectResult, path: str | Path, *,
+                        locale: str = "zh-CN") -> Path:  # fmt: skip
+    text = TEXT.get(locale, TEXT["en"])
+    sections = effect_sections(result, locale)
     return render_page(
         Path(path), "model.html", lang=locale,
         title=text["title"].format(campaign=result.campaign_id),
         subtitle=text["subtitle"].format(plan=result.plan_id, days=result.window_days,
                                          event=result.event or text["take_up"]),
-        sections=[s for s in sections if s is not None], footer=text["footer"],
+        sections=sections, footer=text["footer"],
     )  # fmt: skip
 
 
