@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"  # 0011 is another helper's (the lead renumbers at merge)
 branch_labels = None
 depends_on = None
 
