@@ -40,6 +40,7 @@ from lodestar.storage.analytical import AnalyticalEngine, DuckDBEngine
 from lodestar.storage.operational import OperationalStore, sqlite_url
 from lodestar.workspace_campaigns import CampaignsMixin
 from lodestar.workspace_decisioning import DecisioningMixin
+from lodestar.workspace_effect import EffectMixin
 from lodestar.workspace_events import EventsMixin
 from lodestar.workspace_experiments import ExperimentsMixin
 from lodestar.workspace_referrals import ReferralsMixin
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from lodestar.experiments.campaign_effect import CampaignEffect
     from lodestar.experiments.iteration import RoundResult
     from lodestar.modeling.assessment import Assessment
     from lodestar.modeling.credit_terms import CreditPolicy
@@ -87,7 +89,7 @@ _actor = local_actor
 
 
 class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, ReferralsMixin,
-                ExperimentsMixin, EventsMixin):
+                ExperimentsMixin, EventsMixin, EffectMixin):
     """Everything Lodestar knows about one bank, and every operation on it."""
 
     def __init__(self, root: Path, config: WorkspaceConfig, *, database_url: str | None,
@@ -348,6 +350,8 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Re
         stages.append("plan")
         iteration = self.demo_iteration()
         stages.append("iterate")
+        effect = self.demo_effect()
+        stages.append("effect")
         overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
         sections = [
@@ -364,6 +368,11 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Re
             from lodestar.reports.plan_section import plan_section
 
             sections.append(plan_section(plan.summary, locale))
+        if effect is not None:
+            from lodestar.reports.effect_report import effect_sections
+
+            sections.extend(effect_sections(self.past_effect_result(*effect[:2]), locale,
+                                            prefix=f"{effect[0]}: "))  # fmt: skip
         report = render_report(
             self.root / "report.html",
             overview,
@@ -385,6 +394,7 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Re
             models=models,
             plan=plan.summary if plan is not None else None,
             iteration=iteration,
+            effect=effect,
         )
 
     def _models_section(self, locale: str) -> Any:
@@ -1118,6 +1128,8 @@ class DemoOutcome:
     models: ModelsOutcome | None = None
     plan: dict[str, Any] | None = None  # the demo campaign's plan summary
     iteration: RoundResult | None = None  # one round of automatic strategy update
+    #: a past campaign's incremental effect against its holdout, and the true one
+    effect: tuple[str, CampaignEffect, float | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lodestar.experiments.iteration import RoundResult
+    from lodestar.experiments.registry import ExperimentRegistry
     from lodestar.experiments.statistics import MetricStats
     from lodestar.experiments.strategy_pool import Change
 
 
 class ExperimentsMixin:
     root: Path
+    ops: Any
     query: Any  # Workspace.query
+
+    @property
+    def experiment_registry(self) -> ExperimentRegistry:
+        """Registered experiments by key, in layers of mutually exclusive experiments
+        (``lodestar experiment create | list | show | stop``)."""
+        from lodestar.experiments.registry import ExperimentRegistry
+
+        return ExperimentRegistry(self.ops)
 
     def iterate_strategies(self, key: str, stats: str | Path | Mapping[str, MetricStats], *,
                            champion: str | None = None, pause: Sequence[str] = (),

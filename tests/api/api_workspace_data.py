@@ -43,7 +43,9 @@ def write_plan(plans_root: Path) -> str:
     folder.mkdir(parents=True)
     action = pd.DataFrame([{"customer_id": "C1", "offer_id": "LOAN", "channel": "app_push",
                             "contact": True, "arm": "treatment", "expected_value": 120.0,
-                            "expected_cost": 2.0, "expected_net": 118.0}])  # fmt: skip
+                            "expected_cost": 2.0, "expected_net": 118.0,
+                            "product_id": "LOAN_CONSUMER",
+                            "send_at": datetime(2026, 12, 2, 1, 0)}])  # fmt: skip
     pq.write_table(pa.Table.from_pandas(action), folder / "plan.parquet")
     cand = pd.DataFrame([{"customer_id": "C1", "offer_id": "LOAN", "channel": "app_push",
                           "weighted": 120.0, "cost": 2.0, "profitable": True}])  # fmt: skip

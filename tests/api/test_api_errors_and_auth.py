@@ -27,7 +27,8 @@ def test_health_and_openapi_need_no_key(client: TestClient) -> None:
                    "get_campaign", "save_campaign", "act_on_campaign", "campaign_status",
                    "get_referral_programme", "referral_code", "attribute_referral",
                    "process_referrals", "referral_funnel", "referral_leaderboard",
-                   "list_referral_flags", "review_referral", "post_events"}  # fmt: skip
+                   "list_referral_flags", "review_referral", "post_events",
+                   "get_campaign_effect"}  # fmt: skip
     assert "ApiKey" in spec["components"]["securitySchemes"]
 
 

@@ -22,6 +22,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, Permission]] = [
     ("GET", "/v1/campaigns", None, Permission.CAMPAIGNS_READ),
     ("GET", "/v1/campaigns/CMP_TEST", None, Permission.CAMPAIGNS_READ),
     ("GET", "/v1/campaigns/CMP_TEST/status", None, Permission.CAMPAIGNS_READ),
+    ("GET", "/v1/campaigns/CMP_TEST/effect", None, Permission.CAMPAIGNS_READ),
     ("PUT", "/v1/campaigns/CMP_TEST", {"campaign": "CMP_TEST", "name": "t"},
      Permission.CAMPAIGNS_WRITE),
     ("POST", "/v1/campaigns/CMP_TEST/actions/cancel", None, Permission.CAMPAIGNS_ACT),
@@ -76,7 +77,7 @@ def test_every_role_on_every_route(client: TestClient, auth: Callable[[Role], di
         # past the check: the snapshot rebuild then fails for want of an offer catalogue, the
         # campaign CMP_TEST does not exist, and a lifecycle action is the lifecycle's to allow
         expected = {Permission.SNAPSHOT_REBUILD: 400}.get(permission, 200)
-        if path.startswith("/v1/campaigns/CMP_TEST") and method == "GET":
+        if path in ("/v1/campaigns/CMP_TEST", "/v1/campaigns/CMP_TEST/status") and method == "GET":
             expected = 404
         if path.startswith("/v1/referrals"):
             expected = 400  # the API test workspace has no referrals.yaml

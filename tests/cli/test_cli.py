@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import lodestar.cli.campaign_commands
 import lodestar.cli.data_commands
 import lodestar.cli.demo_command
+import lodestar.cli.effect_commands
 import lodestar.cli.experiment_commands
 import lodestar.cli.plan_commands
 import lodestar.cli.profile_commands  # noqa: F401  (registers the commands)
@@ -121,6 +122,9 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
     assert "Cumulative gains (held out)" in report  # the models section
     # one round of automatic strategy update, its reasons printed and logged
     assert "Automatic strategy update" in result.output and "Thompson sampling" in result.output
+    # a past campaign's incremental effect with intervals, beside the true one, and its charts
+    assert "Incremental effect of CMP" in result.output and "; true " in result.output
+    assert "Incremental conversions by day since the send" in report
     logged = run("--lang", "en", "experiment", "log", "--json", "-w", ws,
                  next((tmp_path / "ws" / "experiments").iterdir()).name)  # fmt: skip
     assert logged.exit_code == 0 and '"reason_zh"' in logged.output
@@ -143,6 +147,11 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
     assert again.exit_code == 0 and json.loads(again.output)["plan_id"] == "CMP_DEMO_XSELL-v2"
     listed = run("plans", "-w", ws)
     assert "CMP_DEMO_XSELL-v1" in listed.output and "CMP_DEMO_XSELL-v2" in listed.output
+    # its effect (nothing sent yet, no outcomes after the data date): two rounds, no crash
+    effect = run("campaign", "effect", "CMP_DEMO_XSELL", "--json", "-w", ws)
+    assert effect.exit_code == 0, effect.output
+    assert [r["label"] for r in json.loads(effect.output)["rounds"]] == [
+        "CMP_DEMO_XSELL-v1", "CMP_DEMO_XSELL-v2"]  # fmt: skip
     # consent withdrawn between the plan and the send: the re-check stops that contact
     first = plans[0].rows().query("contact").iloc[0]
     with Workspace.open(tmp_path / "ws") as opened, opened.ops.begin() as conn:

@@ -29,7 +29,7 @@ def test_migrations_build_exactly_the_declared_tables(store: OperationalStore) -
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
-    assert store.revision() == "0013"
+    assert store.revision() == "0014"
 
 
 def test_migrate_is_idempotent_and_reversible(store: OperationalStore) -> None:

@@ -32,6 +32,7 @@ def create_app(workspace: str | Path | Workspace, *, max_body: int = DEFAULT_MAX
     :class:`Workspace` (left open). ``events_in_flight`` overrides the workspace's
     ``events.max_in_flight`` (batches of events one process handles at once)."""
     from lodestar.api.routes import (
+        campaign_effect,
         campaigns,
         decisions,
         events,
@@ -69,7 +70,8 @@ def create_app(workspace: str | Path | Workspace, *, max_body: int = DEFAULT_MAX
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_body=max_body,
                        paths={"/v1/events": max(max_body, events.EVENTS_MAX_BODY)})  # fmt: skip
-    for module in (health, decisions, plans, campaigns, referrals, webhooks, events):
+    for module in (health, decisions, plans, campaigns, campaign_effect, referrals, webhooks,
+                   events):
         app.include_router(module.router)
     return app
 

@@ -162,8 +162,40 @@ class Goal(_Strict):
     """What the campaign is judged on: the conversion event and its attribution window. A
     customer who does ``event`` while in the journey leaves it at the goal."""
 
+    class Target(_Strict):
+        """A lift the campaign is expected to reach on one metric, set before it runs:
+        ``{metric: registrations, event: register, lift: "+30%"}`` (relative to the holdout's
+        rate) or ``lift: "+2pp"`` (absolute, percentage points); a number is a fraction and
+        relative unless ``kind: absolute``. ``event`` defaults to the goal's event."""
+
+        metric: str = Field(min_length=1, max_length=64)
+        event: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+        lift: float
+        kind: Literal["relative", "absolute"] = "relative"
+
+        @model_validator(mode="before")
+        @classmethod
+        def _lift_text(cls, data: object) -> object:
+            # "+30%" and "+2pp" are how targets are written in briefs; read them as such
+            if isinstance(data, dict) and isinstance(data.get("lift"), str):
+                text = data["lift"].strip().replace(" ", "")
+                unit = "pp" if text.endswith("pp") else "%" if text.endswith("%") else ""
+                try:
+                    number = float(text[: len(text) - len(unit)])
+                except ValueError:
+                    raise ValueError(f"lift '{data['lift']}' is not a number, a percentage "
+                                     "(+30%) or percentage points (+2pp)") from None  # fmt: skip
+                kind = "absolute" if unit == "pp" else data.get("kind", "relative")
+                lift = number / 100 if unit else number
+                data = {**data, "lift": lift, "kind": kind}
+            return data
+
     event: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
     window_days: int = Field(default=30, ge=1, le=365)
+    #: the lifts to reach, tracked against the measured ones (``lodestar campaign effect``)
+    targets: tuple[Goal.Target, ...] = ()
+    #: margin of one conversion (CNY); default: the offer's ``value`` in the catalogue
+    value: float | None = Field(default=None, ge=0)
 
 
 class CampaignDefinition(_Strict):

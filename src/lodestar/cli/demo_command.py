@@ -10,6 +10,7 @@ from lodestar.cli.main import WorkspaceOption, command, console, handled, locale
 from lodestar.i18n import t
 
 if TYPE_CHECKING:
+    from lodestar.experiments.campaign_effect import CampaignEffect
     from lodestar.workspace import DemoOutcome
 
 
@@ -98,4 +99,28 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
         for change in it.changes:
             out.print(f"  {change.arm}: {change.before:.1%} -> {change.after:.1%}  "
                       f"{change.reason(loc)}", markup=False)  # fmt: skip
+    if outcome.effect is not None:
+        print_effect(*outcome.effect, loc)
     out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))
+
+
+def print_effect(campaign: str, effect: CampaignEffect, true: float | None, loc: str) -> None:
+    """A past campaign's incremental conversions and value with 95% intervals (and, on the
+    synthetic bank, the true incremental conversions the interval should cover)."""
+    o = effect.overall
+    out = console()
+    out.print(t("cli.demo.effect", loc, campaign=campaign, treated=o.treated,
+                control=o.control), markup=False)  # fmt: skip
+    c, v = o.conversions, o.value
+
+    def ci(x: float | None, bounds: tuple[float, float] | None) -> str:
+        if x is None or bounds is None:
+            return "—"
+        return f"{x:,.0f} [{bounds[0]:,.0f}, {bounds[1]:,.0f}]"
+
+    conversions = ci(c.incremental, c.incremental_ci) + (
+        f" ({c.treated_mean:.2%} vs {c.control_mean:.2%})" if c.measurable else "")  # fmt: skip
+    if true is not None:
+        conversions += t("cli.demo.effect.true", loc, true=f"{true:,.0f}")
+    out.print(t("cli.demo.effect.line", loc, conversions=conversions,
+                value=ci(v.incremental, v.incremental_ci)), markup=False)  # fmt: skip

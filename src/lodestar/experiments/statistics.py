@@ -85,10 +85,12 @@ class Comparison:
 
 
 def compare(control: MetricStats, treatment: MetricStats, *, kind: Kind = "mean",
-            alpha: float = 0.05) -> Comparison:  # fmt: skip
+            alpha: float = 0.05, bayesian: bool = True) -> Comparison:  # fmt: skip
     """Two-proportion z-test (pooled for the p-value, unpooled for the interval) or Welch's t
     for means; relative lift with a delta-method interval; Bayesian chance to beat control
-    (beta-binomial with a uniform prior for proportions, normal with a flat prior for means)."""
+    (beta-binomial with a uniform prior for proportions, normal with a flat prior for means).
+    ``bayesian=False`` skips the beta quadrature (NaN chance and loss) where only the
+    frequentist figures are read, e.g. one comparison per day of a cumulative curve."""
     if control.n < 2 or treatment.n < 2:
         raise ValueError("each arm needs at least 2 observations")
     m0, m1 = control.mean, treatment.mean
@@ -99,7 +101,7 @@ def compare(control: MetricStats, treatment: MetricStats, *, kind: Kind = "mean"
         se_null = math.sqrt(pooled * (1 - pooled) * (1 / control.n + 1 / treatment.n))
         p_value = 2 * stats.norm.sf(abs(diff) / se_null) if se_null > 0 else 1.0
         q = stats.norm.ppf(1 - alpha / 2)
-        beat, loss = _beta_chance(control, treatment)
+        beat, loss = _beta_chance(control, treatment) if bayesian else (math.nan, math.nan)
     else:
         v0, v1 = control.variance / control.n, treatment.variance / treatment.n
         se = math.sqrt(v0 + v1)

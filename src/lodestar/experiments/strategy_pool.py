@@ -163,6 +163,10 @@ class StrategyPool:
         if s.role == Role.CHAMPION:
             raise ConfigError(f"'{name}' is the champion of '{self.key}' and cannot be paused",
                               hint="promote a challenger first, or pause the challengers")  # fmt: skip
+        if self._active() == [name]:
+            # someone must get the traffic: a pool with nothing active would send nothing
+            raise ConfigError(f"'{name}' is the last active strategy of '{self.key}'",
+                              hint="resume or add another strategy before pausing this one")  # fmt: skip
         note = f": {why}" if why else ""
         return self._rebalanced(name, replace(s, status=Status.PAUSED, share=0.0, stage=0),
                                 Rule.PAUSE, by, f"paused by {by}{note}", f"由 {by} 暂停{note}")  # fmt: skip

@@ -584,3 +584,26 @@ journey_cursors = Table(
     Column("checked_until", DateTime(timezone=True)),
     Column("rounds", Integer, nullable=False),
 )
+
+#: The experiment registry (lodestar.experiments.registry): one row per experiment with its
+#: arms and holdout, and the slice of its layer's 10,000 hash buckets it owns. Running
+#: experiments' slices in one layer never overlap (allocated under the layer's lock), so a
+#: customer is in at most one experiment per layer.
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("name", Text),
+    Column("layer", String(64), nullable=False),
+    Column("arms", Text, nullable=False),  # JSON: [{"name": ..., "weight": ...}]
+    Column("holdout", Float, nullable=False),
+    Column("bucket_start", Integer, nullable=False),
+    Column("bucket_end", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("stopped_at", DateTime(timezone=True)),
+    CheckConstraint("bucket_start >= 0 AND bucket_end <= 10000 AND bucket_start < bucket_end",
+                    name="ck_experiments_buckets"),
+    Index("ix_experiments_layer_status", "layer", "status"),
+)
