@@ -389,6 +389,8 @@ _EN: dict[str, str] = {
     "cli.demo.effect.true": "; true {true}",
     "camp.worker": "claimed {claimed:,}: sent {sent:,}, already sent {duplicate:,}, held {held:,}, "
     "skipped {skipped:,}, to retry {retried:,}, dead {dead:,}",
+    "cli.demo.journey": "journey campaign {campaign} ({state}), through local gateways: "
+    "messages and customers",
     "camp.journeys": "journeys: {started:,} campaigns started, {entered:,} customers entered, "
     "{advanced:,} stepped, {enqueued:,} sends queued, {waiting:,} waiting, left: {exited}",
     "camp.status.title": "campaign {id} ({state}, version {version})",
@@ -1086,6 +1088,7 @@ _ZH: dict[str, str] = {
     "cli.demo.effect.true": "；真实值 {true}",
     "camp.worker": "领取 {claimed:,} 条：已发送 {sent:,}，此前已发 {duplicate:,}，暂缓 {held:,}，"
     "跳过 {skipped:,}，待重试 {retried:,}，失败 {dead:,}",
+    "cli.demo.journey": "旅程活动 {campaign}（{state}），经本地网关发送：消息与客户漏斗",
     "camp.journeys": "旅程：启动活动 {started:,} 个，新进入客户 {entered:,} 人，推进 {advanced:,} 人，"
     "新增待发送 {enqueued:,} 条，等待中 {waiting:,} 人，离开：{exited}",
     "camp.status.title": "活动 {id}（{state}，第 {version} 版）",

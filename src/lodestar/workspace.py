@@ -352,6 +352,14 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Re
         stages.append("iterate")
         effect = self.demo_effect()
         stages.append("effect")
+        from lodestar.campaigns.demo_journey import run_demo_journey
+
+        if progress is not None:
+            progress("journey", 0, 1)
+        journey = run_demo_journey(self, triggers=min(2000, max(50, customers // 50)))
+        if progress is not None:
+            progress("journey", 1, 1)
+        stages.append("journey")
         overview = build_overview(self.engine, self.config.default_time_zone)
         stages.append("report")
         sections = [
@@ -373,6 +381,10 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Re
 
             sections.extend(effect_sections(self.past_effect_result(*effect[:2]), locale,
                                             prefix=f"{effect[0]}: "))  # fmt: skip
+        if journey is not None:
+            from lodestar.reports.campaign_funnel_section import campaign_funnel_section
+
+            sections.append(campaign_funnel_section(journey, locale))
         report = render_report(
             self.root / "report.html",
             overview,
@@ -395,6 +407,7 @@ class Workspace(DecisioningMixin, SecurityMixin, CampaignsMixin, RightsMixin, Re
             plan=plan.summary if plan is not None else None,
             iteration=iteration,
             effect=effect,
+            journey=journey,
         )
 
     def _models_section(self, locale: str) -> Any:
@@ -1130,6 +1143,8 @@ class DemoOutcome:
     iteration: RoundResult | None = None  # one round of automatic strategy update
     #: a past campaign's incremental effect against its holdout, and the true one
     effect: tuple[str, CampaignEffect, float | None] | None = None
+    #: the journey campaign run through local gateways: lodestar campaign status's answer
+    journey: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

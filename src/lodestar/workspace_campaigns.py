@@ -162,7 +162,12 @@ class CampaignsMixin:
         reached it and its sends, deliveries, opens, clicks and replies; journey entries by
         outcome (converted = left at the goal); cost so far against the budget."""
         from lodestar.campaigns.delivery import delivery_counts
-        from lodestar.campaigns.monitoring import journey_counts, spend_so_far, step_funnel
+        from lodestar.campaigns.monitoring import (
+            conversions,
+            journey_counts,
+            spend_so_far,
+            step_funnel,
+        )
 
         record = self.campaigns.get(campaign_id)
         definition = self.campaigns.definition(campaign_id, record.version)
@@ -172,6 +177,8 @@ class CampaignsMixin:
                 "reasons": _stop_reasons(self.ops, campaign_id),
                 "steps": step_funnel(self.ops, campaign_id),
                 "journeys": journey_counts(self.ops, campaign_id),
+                "converted": conversions(self.ops, campaign_id, definition.goal.event,
+                                         definition.goal.window_days),
                 "cost": spend_so_far(self.ops, campaign_id, self.offer_catalogue(),  # type: ignore[attr-defined]
                                      budget)}  # fmt: skip
 

@@ -136,7 +136,8 @@ class JourneyRunner:
 
     # -- the tick -----------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> JourneyStats:
-        at = now or self.clock()
+        # one zone for everything written: SQLite keeps no zone, and compares the text
+        at = (now or self.clock()).astimezone(UTC)
         stats = JourneyStats()
         for record in self.campaigns.all():
             if record.state not in _LIVE:

@@ -76,12 +76,34 @@ def journey_counts(store: OperationalStore, campaign_id: str) -> dict[str, int]:
     return dict(out)
 
 
+def conversions(store: OperationalStore, campaign_id: str, goal_event: str | None,
+                window_days: int) -> int:  # fmt: skip
+    """Customers who entered the journey and did the goal event within the attribution window
+    of their entry — whether that ended their journey or came after its last step."""
+    if not goal_event:
+        return 0
+    from datetime import timedelta
+
+    from lodestar.storage.operational_tables import event_feed
+
+    q = (sa.select(journey_entries.c.customer_id, journey_entries.c.entered_at, event_feed.c.ts)
+         .select_from(journey_entries.join(
+             event_feed, event_feed.c.customer_id == journey_entries.c.customer_id))
+         .where((journey_entries.c.campaign_id == campaign_id)
+                & (event_feed.c.event_name == goal_event)
+                & (event_feed.c.ts >= journey_entries.c.entered_at)))  # fmt: skip
+    window = timedelta(days=window_days)
+    with store.engine.connect() as conn:
+        return len({c for c, entered, ts in conn.execute(q) if ts - entered < window})
+
+
 def funnel(status: dict[str, Any]) -> list[tuple[str, int]]:
     """The campaign funnel of a :meth:`Workspace.campaign_status` answer: messages queued,
-    sent, delivered, opened, clicked, replied, then customers converted (left at the goal)."""
+    sent, delivered, opened, clicked, replied, then customers converted (the goal event within
+    the attribution window of entering)."""
     steps = status.get("steps", [])
     totals = {name: sum(int(s.get(name, 0)) for s in steps) for name in FUNNEL[:-1]}
-    totals["converted"] = int(status.get("journeys", {}).get("goal", 0))
+    totals["converted"] = int(status.get("converted", status.get("journeys", {}).get("goal", 0)))
     return [(name, totals[name]) for name in FUNNEL]
 
 

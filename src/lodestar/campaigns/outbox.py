@@ -64,13 +64,14 @@ class Outbox:
     def enqueue(self, rows: Iterable[dict[str, Any]], *, now: datetime | None = None) -> int:
         """Add sends (``campaign_id``, ``step``, ``customer_id``, ``channel``, optional
         ``offer_id``, ``purpose``, ``send_at``) in one transaction; returns how many were new."""
-        at = now or datetime.now(UTC)
+        at = (now or datetime.now(UTC)).astimezone(UTC)  # SQLite compares the stored text
         values = [{
             "idempotency_key": key_of(r["campaign_id"], str(r["step"]), r["customer_id"]),
             "campaign_id": r["campaign_id"], "step": str(r["step"]),
             "customer_id": r["customer_id"], "channel": r["channel"],
             "offer_id": r.get("offer_id"), "purpose": r.get("purpose", "marketing"),
-            "status": PENDING, "attempts": 0, "next_attempt_at": r.get("send_at") or at,
+            "status": PENDING, "attempts": 0,
+            "next_attempt_at": (r.get("send_at") or at).astimezone(UTC),
             "created_at": at,
         } for r in rows]  # fmt: skip
         if not values:
@@ -86,7 +87,7 @@ class Outbox:
     def claim(self, worker: str, *, limit: int = 100, lease_seconds: float = 60.0,
               now: datetime | None = None) -> list[OutboxRow]:  # fmt: skip
         """Take up to ``limit`` due rows (pending and due, or claimed with an expired lease)."""
-        at = now or datetime.now(UTC)
+        at = (now or datetime.now(UTC)).astimezone(UTC)
         due = sa.or_(
             sa.and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= at),
             sa.and_(outbox.c.status == CLAIMED, outbox.c.lease_until < at),
@@ -153,6 +154,9 @@ class Outbox:
         """Record a result only while ``worker`` still holds the row (True if it did)."""
         values.setdefault("claimed_by", None)
         values.setdefault("lease_until", None)
+        for name, value in values.items():  # a hold "until" may be in the customer's zone
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                values[name] = value.astimezone(UTC)
         with self.store.begin() as conn:
             done = conn.execute(sa.update(outbox).where(
                 (outbox.c.id == row.id) & (outbox.c.status == CLAIMED)

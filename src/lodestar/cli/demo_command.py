@@ -101,6 +101,14 @@ def print_summary(outcome: DemoOutcome, loc: str) -> None:
                       f"{change.reason(loc)}", markup=False)  # fmt: skip
     if outcome.effect is not None:
         print_effect(*outcome.effect, loc)
+    if outcome.journey is not None:
+        from lodestar.campaigns.monitoring import funnel as campaign_funnel
+
+        j = outcome.journey
+        out.print(t("cli.demo.journey", loc, campaign=j["campaign"]["campaign_id"],
+                    state=j["campaign"]["state"]), markup=False)  # fmt: skip
+        out.print("  " + " -> ".join(f"{t(f'camp.funnel.{k}', loc)} {n:,}"
+                                     for k, n in campaign_funnel(j)), markup=False)  # fmt: skip
     out.print(t("cli.demo.done", loc, seconds=outcome.seconds, report=outcome.report_path))
 
 
