@@ -147,6 +147,20 @@ def test_generate_and_demo_small(run, tmp_path: Path) -> None:
     assert again.exit_code == 0 and json.loads(again.output)["plan_id"] == "CMP_DEMO_XSELL-v2"
     listed = run("plans", "-w", ws)
     assert "CMP_DEMO_XSELL-v1" in listed.output and "CMP_DEMO_XSELL-v2" in listed.output
+    # the journey campaign went through the local gateways: sends, receipts, funnel, report
+    assert "journey campaign CMP_DEMO_JOURNEY (completed)" in result.output
+    assert "Campaign execution: CMP_DEMO_JOURNEY" in report and "Campaign funnel" in report
+    status = run("campaign", "status", "CMP_DEMO_JOURNEY", "--json", "-w", ws)
+    got = json.loads(status.output)
+    steps = {(s["step"], s["channel"]) for s in got["steps"]}
+    assert steps == {("1", "app_push"), ("4", "sms"), ("6t1", "voice_robot")}
+    assert got["counts"]["sent"] > 0 and got["delivery"]["delivered"] > 0
+    assert got["journeys"]["entered"] == 50 and got["journeys"].get("active", 0) == 0
+    assert got["campaign"]["state"] == "completed" and got["cost"]["spent"] > 0
+    # maker-checker held: approved by another person than the one who wrote it
+    history = {h["action"]: h["actor"] for h in json.loads(
+        run("campaign", "show", "CMP_DEMO_JOURNEY", "-w", ws).output)["history"]}  # fmt: skip
+    assert history["approve"] == "demo.checker" != history["create"]
     # its effect (nothing sent yet, no outcomes after the data date): two rounds, no crash
     effect = run("campaign", "effect", "CMP_DEMO_XSELL", "--json", "-w", ws)
     assert effect.exit_code == 0, effect.output
