@@ -274,3 +274,35 @@ def test_a_branch_on_an_attribute(store) -> None:
         T0 + timedelta(hours=3))  # fmt: skip
     rows = Outbox(store).rows("CMP_TRIGGER")
     assert sorted(r["customer_id"] for r in rows if r["step"].startswith("2t1@")) == ["C1", "C3"]
+
+
+@pytest.mark.postgres
+def test_three_runner_processes_on_postgres_enter_and_send_each_once(pg_schema_url: str) -> None:
+    """Three real processes tick the same journeys at once: every triggered customer enters
+    once and each step's send is enqueued once (advancing, reading the feed, claiming)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lodestar.storage.operational import OperationalStore
+
+    store = OperationalStore(pg_schema_url)
+    store.migrate()
+    run(store, SEED_JOURNEY.replace("REENTRY", "always"))
+    JourneyRunner(store, FakeAudience()).tick(T0)
+    events(store, *[(f"C{i:03d}", "quota_test", T0) for i in range(300)])
+    script = Path(__file__).resolve().parent / "journey_runner_process.py"
+
+    def wave(at: datetime) -> None:
+        procs = [subprocess.Popen([sys.executable, str(script), pg_schema_url, at.isoformat(),
+                                   "3", "25"]) for _ in range(3)]  # fmt: skip
+        assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+
+    wave(T0 + timedelta(seconds=1))  # enter, push
+    wave(T0 + timedelta(days=3, seconds=1))  # the SMS
+    counts = journey_counts(store, "CMP_TRIGGER")
+    assert counts == {"entered": 300, "active": 300}
+    rows = Outbox(store).rows("CMP_TRIGGER")
+    assert len(rows) == 600 and len({r["idempotency_key"] for r in rows}) == 600
+    assert sorted({r["step"].partition("@")[0] for r in rows}) == ["1", "4"]
+    store.dispose()
