@@ -176,6 +176,7 @@ def register_commands() -> None:
     """Import every command module (each registers itself on import); tests call this too."""
     import lodestar.cli.profile_analytics_commands  # noqa: F401
     from lodestar.cli import (  # noqa: F401
+        analytics_group,
         campaign_commands,
         data_commands,
         demo_command,

@@ -40,6 +40,7 @@ class Permission(StrEnum):
     DECIDE = "decisions:decide"
     SNAPSHOT_REBUILD = "decisions:snapshot"
     PLANS_READ = "plans:read"
+    ANALYTICS_READ = "analytics:read"
     CAMPAIGNS_READ = "campaigns:read"
     CAMPAIGNS_WRITE = "campaigns:write"
     CAMPAIGNS_ACT = "campaigns:act"
@@ -62,6 +63,9 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.SNAPSHOT_REBUILD: frozenset({Role.MARKETER, Role.ADMIN}),
     # plans name customers and their offers: analysts and up, not viewers (dashboards only)
     Permission.PLANS_READ: _PEOPLE_WHO_ANALYSE,
+    # operations analytics (funnels, retention, paths, channel KPIs, CX) are aggregates:
+    # dashboard figures every person may read; a drop-off saved as a segment is a write
+    Permission.ANALYTICS_READ: _PEOPLE_WHO_ANALYSE | {Role.VIEWER},
     # campaigns: everyone who works on them reads them; marketers write them; the lifecycle
     # actions are open to the roles that take any (which action each role may take, and the
     # maker-checker rule, are the lifecycle's: lodestar.campaigns.lifecycle.TRANSITIONS)
