@@ -179,8 +179,7 @@ class CampaignsMixin:
                 "journeys": journey_counts(self.ops, campaign_id),
                 "converted": conversions(self.ops, campaign_id, definition.goal.event,
                                          definition.goal.window_days),
-                "cost": spend_so_far(self.ops, campaign_id, self.offer_catalogue(),  # type: ignore[attr-defined]
-                                     budget)}  # fmt: skip
+                "cost": spend_so_far(self.ops, campaign_id, _catalogue_or_none(self), budget)}
 
 
 class WorkspaceAudience:
@@ -249,14 +248,24 @@ class OfferComposer:
 
     def compose(self, row: OutboxRow, contact: Mapping[str, Any]) -> tuple[str | None, str]:
         if self._catalogue is None:
-            self._catalogue = self.ws.offer_catalogue()
+            self._catalogue = _catalogue_or_none(self.ws) or False
         locale = getattr(self.ws.config, "locale", None) or "zh-CN"
-        if row.offer_id and row.offer_id in self._catalogue.ids():
+        if self._catalogue and row.offer_id and row.offer_id in self._catalogue.ids():
             offer = self._catalogue.get(row.offer_id)
             if row.channel in offer.channels:
                 body = offer.render(row.channel, locale, {"name": contact.get("name") or ""})
                 return offer.label(locale), body
         return row.campaign_id, row.campaign_id
+
+
+def _catalogue_or_none(ws: Any) -> Any:
+    """The workspace's offer catalogue, or None when it has none (a campaign of plain
+    messages)."""
+    from lodestar.workspace_decisioning import OFFERS_FILE
+
+    if not (ws.root / OFFERS_FILE).is_file():
+        return None
+    return ws.offer_catalogue()
 
 
 def _utc(value: Any) -> datetime:

@@ -306,3 +306,24 @@ def test_three_runner_processes_on_postgres_enter_and_send_each_once(pg_schema_u
     assert len(rows) == 600 and len({r["idempotency_key"] for r in rows}) == 600
     assert sorted({r["step"].partition("@")[0] for r in rows}) == ["1", "4"]
     store.dispose()
+
+
+def test_a_goal_reached_while_a_runner_advances_the_customer_stops_its_new_sends(store) -> None:
+    run(store, SEED_JOURNEY.replace("REENTRY", "once"))
+    runner = JourneyRunner(store, FakeAudience())
+    runner.tick(T0)
+    events(store, ("C1", "quota_test", T0))
+    runner.tick(T0 + timedelta(seconds=1))
+    events(store, ("C1", "drawdown", T0 + timedelta(days=3)))
+    at = T0 + timedelta(days=3, seconds=1)
+    enqueue = runner.outbox.enqueue
+
+    def goal_first(rows, now=None):  # another runner handles the goal event in between
+        JourneyRunner(store, FakeAudience()).tick(at)
+        return enqueue(rows, now=now)
+
+    runner.outbox.enqueue = goal_first  # type: ignore[method-assign]
+    runner._advance_due(at)  # claims C1, queues the SMS, then finds C1 gone
+    by_step = {r["step"].partition("@")[0]: (r["status"], r["last_error"])
+               for r in Outbox(store).rows("CMP_TRIGGER")}  # fmt: skip
+    assert by_step == {"1": ("skipped", "journey_goal"), "4": ("skipped", "journey_exited")}

@@ -426,9 +426,19 @@ class JourneyRunner:
                 values = {"claimed_by": None, "lease_until": None, "updated_at": at,
                           **entry.changes}  # fmt: skip
                 # only while this runner still holds the entry, and it has not left meanwhile
-                conn.execute(sa.update(journey_entries).where(
+                saved = conn.execute(sa.update(journey_entries).where(
                     (journey_entries.c.id == entry.id) & (journey_entries.c.status == ACTIVE)
                     & (journey_entries.c.claimed_by == self.name)).values(**values))  # fmt: skip
+                if saved.rowcount:
+                    continue
+                status = conn.execute(sa.select(journey_entries.c.status)
+                                      .where(journey_entries.c.id == entry.id)).scalar_one()  # fmt: skip
+                if status == DONE:
+                    # it reached the goal (or the campaign closed) while we advanced it: what
+                    # we just enqueued for it must not go out. (A lease lost to another runner
+                    # is not this case: that runner's sends are these same keys.)
+                    _withdraw(conn, entry.campaign_id, entry.customer_id, [entry.id],
+                              "journey_exited")  # fmt: skip
 
     def _release(self, group: list[_Entry]) -> None:
         with self.store.begin() as conn:

@@ -110,13 +110,13 @@ def funnel(status: dict[str, Any]) -> list[tuple[str, int]]:
 def spend_so_far(store: OperationalStore, campaign_id: str, catalogue: Any,
                  budget: float | None) -> dict[str, Any]:  # fmt: skip
     """The contact cost of the messages sent so far (the offer's cost per contact on the
-    channel), against the plan's budget. A message with no offer, or an offer without that
+    channel; ``catalogue`` None when the workspace has none), against the plan's budget. A message with no offer, or an offer without that
     channel, is counted as unpriced rather than guessed."""
     q = (sa.select(outbox.c.offer_id, outbox.c.channel, sa.func.count())
          .where((outbox.c.campaign_id == campaign_id) & (outbox.c.status == "sent"))
          .group_by(outbox.c.offer_id, outbox.c.channel))  # fmt: skip
     spent, unpriced = 0.0, 0
-    ids = set(catalogue.ids())
+    ids = set(catalogue.ids()) if catalogue is not None else set()
     with store.engine.connect() as conn:
         for offer_id, channel, n in conn.execute(q):
             offer = catalogue.get(offer_id) if offer_id in ids else None
